@@ -1,0 +1,82 @@
+"""The Flask application: ``create_app()`` for gunicorn and tests, ``python app.py`` to run it."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+from typing import Any, Mapping
+
+from flask import Flask
+
+from bot.logs import configure_logging
+from bot.service import Bot
+from bot.settings import Settings, load_settings
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = None) -> Flask:
+    """Build an app: defaults, then the environment (and ``.env``), then ``config`` overrides.
+
+    ``config`` keys are the environment variable names (``DATABASE_URL``, ...). Set
+    ``RUN_DISPATCHER`` false for an app that only accepts requests.
+    """
+    config = dict(config or {})
+    if config.pop("LOAD_DOTENV", True):
+        from dotenv import load_dotenv
+
+        load_dotenv()
+    settings = load_settings(os.environ, config)
+    configure_logging(settings.log_format, settings.log_level)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    bot = bot or Bot(settings)
+    app.extensions["bot"] = bot
+    app.extensions["telnyx_webhooks"] = _webhook_verifier(settings)
+
+    from webhooks import health, telnyx
+    from webhooks import api
+    from webhooks.errors import register_error_handlers
+
+    register_error_handlers(app)
+    app.register_blueprint(telnyx.blueprint)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(api.blueprint)
+
+    if settings.run_dispatcher:
+        bot.start()
+        atexit.register(bot.shutdown)
+    return app
+
+
+def _webhook_verifier(settings: Settings) -> Any:
+    """Return the SDK's webhook helper (``client.webhooks``), or None without a public key."""
+    if not settings.telnyx_public_key:
+        logging.getLogger(__name__).warning(
+            "TELNYX_PUBLIC_KEY is not set: /webhooks/telnyx will refuse every request.")
+        return None
+    import telnyx
+
+    return telnyx.Telnyx(api_key=settings.telnyx_api_key, public_key=settings.telnyx_public_key,
+                         base_url=settings.telnyx_base_url).webhooks
+
+
+def main() -> None:
+    """Run the development server on ``PORT`` until SIGTERM or Ctrl-C."""
+    app = create_app()
+    bot: Bot = app.extensions["bot"]
+
+    def _stop(signum: int, _frame: Any) -> None:
+        bot.shutdown()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=bot.settings.port, threaded=True,
+            use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

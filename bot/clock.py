@@ -1,0 +1,86 @@
+"""APScheduler as the clock that wakes the dispatcher; the database holds the work.
+
+One interval job per process polls for due rows (so rows written by other
+instances are found), and after every tick the job is pulled forward to the
+soonest due row, so a reminder goes out within milliseconds of its time.
+``wake()`` runs a tick at once (a reply was just queued). APScheduler's
+``misfire_grace_time`` would drop a late run, so it is off: late work is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.dispatcher import Dispatcher, next_due_at
+
+log = logging.getLogger(__name__)
+
+_JOB_ID = "dispatch"
+_MAX_ROUNDS = 100  # bounds one run; the interval job picks up anything left
+
+
+class DispatchClock:
+    """Run ``dispatcher.tick`` on time, in a background thread."""
+
+    def __init__(self, dispatcher: Dispatcher, interval_seconds: float) -> None:
+        self.dispatcher = dispatcher
+        self.interval = interval_seconds
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._wake_requested = threading.Event()
+        # A wake while a tick runs is not lost (see _run); APScheduler's warning about it is noise.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+
+    def start(self) -> None:
+        self.scheduler.add_job(self._run, "interval", seconds=self.interval, id=_JOB_ID,
+                               next_run_time=datetime.now(timezone.utc))
+        self.scheduler.start()
+
+    def wake(self) -> None:
+        """Tick as soon as possible."""
+        self._wake_requested.set()
+        self._run_at(datetime.now(timezone.utc))
+
+    def shutdown(self) -> None:
+        """Stop claiming, let in-flight sends finish, stop the clock."""
+        self.dispatcher.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.dispatcher.stop()
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    def _run(self) -> None:
+        for _ in range(_MAX_ROUNDS):
+            self._wake_requested.clear()
+            try:
+                self.dispatcher.tick()
+                soonest = next_due_at(self.dispatcher.session_factory)
+            except Exception:
+                log.exception("dispatch tick failed; retrying on the next tick")
+                return
+            if self.dispatcher.stopping.is_set():
+                return
+            if soonest is not None and soonest <= datetime.now(timezone.utc):
+                continue  # came due during the tick: the scheduler would skip a run while this one is busy
+            if soonest is not None:
+                self._run_at(soonest)
+            if not self._wake_requested.is_set():
+                return
+
+    def _run_at(self, moment: datetime) -> None:
+        job = self.scheduler.get_job(_JOB_ID)
+        if job is None or job.next_run_time is None:
+            return
+        moment = max(moment, datetime.now(timezone.utc))
+        if moment < job.next_run_time - timedelta(milliseconds=1):
+            job.modify(next_run_time=moment)

@@ -1,0 +1,78 @@
+"""Engine, sessions and schema migrations.
+
+SQLite gets WAL and a busy timeout; PostgreSQL uses psycopg 3. The schema is
+owned by Alembic (``bot/migrations``) and upgraded at start-up under a lock, so
+several instances starting at once do not race.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+SessionFactory = sessionmaker[Session]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK_ID = 727_110_001  # any constant shared by every instance
+
+
+def normalize_database_url(database_url: str) -> str:
+    """Select psycopg 3 for a bare postgresql:// URL."""
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix):]
+    return database_url
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create an engine configured for the bot's access pattern."""
+    database_url = normalize_database_url(database_url)
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _configure_sqlite(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            if ":memory:" not in database_url:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def make_session_factory(engine: Engine) -> SessionFactory:
+    """Return a plain sessionmaker (no Flask context needed, so threads can use it)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None):  # type: ignore[no-untyped-def]
+    """Return an Alembic config for the bundled migrations, bound to ``connection``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision``, one instance at a time."""
+    from alembic import command
+
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            connection.commit()
+        try:
+            command.upgrade(alembic_config(connection), revision)
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                connection.commit()

@@ -1,0 +1,152 @@
+"""The commands table: one handler per command, each returning the reply text.
+
+A handler takes ``(command, ctx)`` and works inside the caller's transaction;
+``dispatch`` picks the handler by the command's type. Bad input never raises:
+the parser already turned it into an ``Error`` command, whose handler replies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot import store, wording
+from bot.commands import (Cancel, Command, Error, Help, ListReminders, Remind, SetTimezone, Snooze, Start,
+                          Stop)
+from bot.models import Contact, Kind, Reminder, Status
+from bot.settings import Settings
+
+SNOOZE_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class HandlerContext:
+    """What a handler may use: the open transaction, who is talking, and when."""
+
+    session: Session
+    sender: str
+    contact: Contact
+    zone: str
+    now: datetime
+    settings: Settings
+
+
+def handle_remind(command: Remind, ctx: HandlerContext) -> str:
+    refusal = _limit_refusal(command, ctx)
+    if refusal:
+        return refusal
+    reminder = store.add_message(
+        ctx.session, owner=ctx.sender, recipient=command.to, text=command.text, send_at=command.send_at,
+        now=ctx.now, zone=_zone_of(command.send_at, ctx.zone),
+        recurrence=command.recurrence, kind=Kind.REMINDER, source="sms",
+    )
+    # Confirm in the sender's own zone even when the phrase named another ("3pm PST").
+    return wording.confirmation(reminder.id, command.text, command.to, ctx.sender, command.send_at,
+                                ctx.zone, command.recurrence)
+
+
+def _zone_of(moment: datetime, fallback: str) -> str:
+    # Recurrences expand in the zone the phrase was read in, so "every day 8am PST" stays 8am PST.
+    return moment.tzinfo.key if isinstance(moment.tzinfo, ZoneInfo) else fallback
+
+
+def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
+    settings, session, sender = ctx.settings, ctx.session, ctx.sender
+    third_party = command.to != sender
+    if third_party and not settings.allow_third_party:
+        return wording.third_party_disabled()
+    if store.count_pending(session, sender) >= settings.max_pending_per_sender:
+        return wording.limit_reached(f"you already have {settings.max_pending_per_sender} pending reminders")
+    if store.count_created_since(session, sender, ctx.now - timedelta(hours=1)) >= settings.max_new_per_hour:
+        return wording.limit_reached(f"you can set at most {settings.max_new_per_hour} reminders an hour")
+    if third_party:
+        others = store.other_recipients_since(session, sender, ctx.now - timedelta(days=1))
+        if command.to not in others and len(others) >= settings.max_recipients_per_day:
+            return wording.limit_reached(
+                f"you can send reminders to at most {settings.max_recipients_per_day} other numbers a day")
+    return None
+
+
+def handle_list(command: ListReminders, ctx: HandlerContext) -> str:
+    rows, total = store.pending_reminders(ctx.session, ctx.sender, wording.LIST_LIMIT)
+    return wording.reminder_list(
+        [(r.id, r.send_at, r.text, r.delivery_status) for r in rows], ctx.zone, total)
+
+
+def handle_cancel(command: Cancel, ctx: HandlerContext) -> str:
+    reminder = store.owned_reminder(ctx.session, command.id, ctx.sender)
+    if reminder is None or not store.cancel_reminder(reminder, ctx.now):
+        return wording.unknown_reminder(command.id)
+    return wording.cancelled(reminder.id, reminder.text)
+
+
+def handle_help(command: Help, ctx: HandlerContext) -> str:
+    from bot.help_text import HELP_TEXT
+
+    return HELP_TEXT
+
+
+def handle_timezone(command: SetTimezone, ctx: HandlerContext) -> str:
+    ctx.contact.timezone = command.tz
+    return wording.timezone_set(command.tz, ctx.now)
+
+
+def handle_stop(command: Stop, ctx: HandlerContext) -> str:
+    ctx.contact.opted_out_at = ctx.now
+    return wording.opted_out()
+
+
+def handle_start(command: Start, ctx: HandlerContext) -> str:
+    ctx.contact.opted_out_at = None
+    return wording.opted_in()
+
+
+def handle_snooze(command: Snooze, ctx: HandlerContext) -> str:
+    original = store.recent_sent_to(ctx.session, ctx.sender, ctx.now, SNOOZE_WINDOW)
+    if original is None:
+        return wording.nothing_to_snooze()
+    if original.recurrence is None and original.status in (Status.SENT, Status.DELIVERED):
+        _reschedule(original, command.send_at)
+        reminder = original
+    else:
+        reminder = store.add_message(
+            ctx.session, owner=ctx.sender, recipient=ctx.sender, text=original.text,
+            send_at=command.send_at, now=ctx.now, zone=ctx.zone)
+    return wording.snoozed(reminder.id, command.send_at, ctx.zone)
+
+
+def _reschedule(reminder: Reminder, send_at: datetime) -> None:
+    reminder.status = Status.SCHEDULED
+    reminder.send_at = send_at
+    reminder.due_at = send_at
+    reminder.attempts = 0
+    reminder.occurrence += 1
+    reminder.delivery_status = None
+    reminder.error = None
+
+
+def handle_error(command: Error, ctx: HandlerContext) -> str:
+    return command.error
+
+
+# First match wins; every command type the parser can return has exactly one handler.
+HANDLERS: dict[type, Callable[..., str]] = {
+    Remind: handle_remind,
+    ListReminders: handle_list,
+    Cancel: handle_cancel,
+    Help: handle_help,
+    SetTimezone: handle_timezone,
+    Stop: handle_stop,
+    Start: handle_start,
+    Snooze: handle_snooze,
+    Error: handle_error,
+}
+
+
+def dispatch(command: Command, ctx: HandlerContext) -> str:
+    """Run the handler for ``command`` and return the reply text."""
+    return HANDLERS[type(command)](command, ctx)

@@ -1,0 +1,104 @@
+"""The inbound pipeline shared by the webhook and the chat REPL.
+
+One inbound SMS is handled in one transaction: remember its id (so a retried or
+duplicated webhook does nothing), parse it, run its command, queue the reply.
+The reply is sent by the dispatcher, so the webhook answers in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import store, wording
+from bot.commands import Command, Error, Start, Stop, command_name
+from bot.db import SessionFactory
+from bot.handlers import HandlerContext, dispatch
+from bot.models import Contact, InboundMessage, Kind
+from bot.parser import parse
+from bot.phones import is_short_code_or_alphanumeric, mask_number, zone_for_number
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """An SMS someone sent to the bot's number, as the domain sees it."""
+
+    message_id: str
+    sender: str
+    text: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundOutcome:
+    """What became of an inbound SMS: handled, duplicate or ignored (and why)."""
+
+    status: str
+    command: str | None = None
+    reply: str | None = None
+    reason: str | None = None
+
+
+def handle_inbound(message: InboundSms, *, session_factory: SessionFactory, settings: Settings,
+                   now: datetime) -> InboundOutcome:
+    """Handle one inbound SMS exactly once and queue at most one reply."""
+    if message.sender == settings.telnyx_phone_number or is_short_code_or_alphanumeric(message.sender):
+        # Never answer ourselves, short codes or alphanumeric senders: no loops with other bots.
+        return InboundOutcome("ignored", reason="sender is not a person's number")
+    with session_factory() as session:
+        try:
+            with session.begin():
+                return _handle_in_transaction(session, message, settings, now)
+        except IntegrityError:
+            # The unique message or event id is already stored: a duplicate delivery.
+            return InboundOutcome("duplicate")
+
+
+def _handle_in_transaction(session: Session, message: InboundSms, settings: Settings,
+                           now: datetime) -> InboundOutcome:
+    record = InboundMessage(message_id=message.message_id, event_id=message.event_id,
+                            sender=message.sender, received_at=now)
+    session.add(record)
+    session.flush()  # raises IntegrityError now if this message was handled before
+    contact = store.get_contact(session, message.sender)
+    zone = contact.timezone or zone_for_number(message.sender, settings.bot_timezone)
+    command = _parse_within_limits(message.text, now, zone, message.sender, settings)
+    record.command = command_name(command)
+
+    if contact.opted_out_at is not None and not isinstance(command, Start):
+        return InboundOutcome("ignored", command=record.command, reason="sender opted out")
+    if settings.allowed_senders and message.sender not in settings.allowed_senders:
+        return _refuse_outsider(session, contact, message.sender, now, record.command)
+
+    reply = dispatch(command, HandlerContext(session, message.sender, contact, zone, now, settings))
+    store.add_message(session, recipient=message.sender, text=reply, send_at=now, now=now,
+                      owner=None, zone=zone, kind=Kind.REPLY,
+                      source="optout" if isinstance(command, Stop) else "bot")
+    log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), record.command)
+    return InboundOutcome("handled", command=record.command, reply=reply)
+
+
+def _parse_within_limits(text: str, now: datetime, zone: str, sender: str, settings: Settings) -> Command:
+    if len(text) > settings.max_command_length:
+        return Error(f"Sorry, that message is too long for me ({len(text)} characters). "
+                     f"Keep commands under {settings.max_command_length} characters.")
+    return parse(text, now, zone, sender)
+
+
+def _refuse_outsider(session: Session, contact: Contact, sender: str, now: datetime,
+                     command: str) -> InboundOutcome:
+    # One polite refusal a day, then silence, so a stranger cannot make us text them at will.
+    if contact.refused_at is not None and now - contact.refused_at < timedelta(days=1):
+        return InboundOutcome("ignored", command=command, reason="sender not allowed")
+    contact.refused_at = now
+    reply = wording.not_allowed()
+    store.add_message(session, recipient=sender, text=reply, send_at=now, now=now, kind=Kind.REPLY,
+                      source="bot")
+    return InboundOutcome("handled", command=command, reply=reply, reason="sender not allowed")

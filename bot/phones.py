@@ -1,0 +1,91 @@
+"""Phone numbers: normalise to E.164, guess a number's time zone, mask for logs."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as number_timezones
+
+# When a number maps to several zones that keep the same clock all year (the UK's
+# London, Jersey, Guernsey and Isle of Man), any of them will do; these read best.
+_PREFERRED_ZONES = ("Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin")
+
+_ALLOWED_NUMBER_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
+
+
+def region_of(number: str) -> str | None:
+    """Return the ISO region ("US", "GB", ...) of an E.164 number, or None."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or None
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def normalize_number(text: str, sender: str | None = None) -> str | None:
+    """Return ``text`` as an E.164 number, read in the sender's country if national.
+
+    Spaces, dashes, dots and parentheses are allowed; anything that cannot be a
+    phone number (letters, too short, too long) gives None.
+    """
+    candidate = text.strip()
+    if not candidate or not _ALLOWED_NUMBER_CHARS.match(candidate):
+        return None
+    region = region_of(sender) if sender else None
+    try:
+        parsed = phonenumbers.parse(candidate, region or "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_short_code_or_alphanumeric(sender: str) -> bool:
+    """Say whether a sender address is not a regular E.164 number (short code, alphanumeric id)."""
+    return normalize_number(sender) is None or not sender.startswith("+")
+
+
+def zone_for_number(number: str, default: str) -> str:
+    """Return the IANA zone a number lives in, or ``default`` when it is unknown or ambiguous."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return default
+    zones = [z for z in number_timezones.time_zones_for_number(parsed) if z != "Etc/Unknown"]
+    if len(zones) == 1:
+        return zones[0]
+    if len(zones) > 1 and _same_clock_all_year(zones):
+        preferred = [z for z in _PREFERRED_ZONES if z in zones]
+        return preferred[0] if preferred else sorted(zones)[0]
+    return default
+
+
+def _same_clock_all_year(zones: list[str]) -> bool:
+    year = datetime.now().year
+    probes = [datetime(year, month, 15, 12) for month in (1, 4, 7, 10)]
+    offsets = {tuple(p.replace(tzinfo=ZoneInfo(z)).utcoffset() for p in probes) for z in zones}
+    return len(offsets) == 1
+
+
+def mask_number(number: str | None) -> str:
+    """Mask all but the last four digits, for logs: +1******0147."""
+    if not number:
+        return "-"
+    digits = len(number)
+    keep = 4 if digits > 6 else 1
+    prefix = "+" if number.startswith("+") else ""
+    body = number[len(prefix):]
+    return prefix + "*" * max(len(body) - keep, 0) + body[-keep:]
+
+
+def format_number(number: str) -> str:
+    """Format an E.164 number for people to read: +1 646-555-0199."""
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return number

@@ -1,0 +1,125 @@
+"""Reading and writing reminders and contacts. Every function takes the session it works in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.ids import new_id
+from bot.models import Contact, Kind, Reminder, Status
+
+_ID_ATTEMPTS = 8
+
+
+def add_message(session: Session, *, recipient: str, text: str, send_at: datetime, now: datetime,
+                owner: str | None = None, zone: str = "UTC", recurrence: str | None = None,
+                kind: str = Kind.REMINDER, source: str = "sms",
+                idempotency_key: str | None = None) -> Reminder:
+    """Queue one outbound message (a reminder, a reply or a notice) under a fresh unique id."""
+    for _ in range(_ID_ATTEMPTS):
+        reminder = Reminder(
+            id=new_id(), kind=kind, source=source, owner=owner, recipient=recipient, text=text,
+            zone=zone, recurrence=recurrence, send_at=send_at, due_at=send_at,
+            status=Status.SCHEDULED, occurrence=0, attempts=0, created_at=now,
+            owner_notified=False, idempotency_key=idempotency_key,
+        )
+        try:
+            with session.begin_nested():
+                session.add(reminder)
+        except IntegrityError:
+            if idempotency_key is not None and find_by_idempotency_key(session, idempotency_key):
+                raise
+            continue  # an id collision: draw again
+        return reminder
+    raise RuntimeError("could not allocate a unique reminder id")
+
+
+def find_by_idempotency_key(session: Session, key: str) -> Reminder | None:
+    """Return the reminder created under an API Idempotency-Key, if any."""
+    return session.scalars(select(Reminder).where(Reminder.idempotency_key == key)).first()
+
+
+def pending_reminders(session: Session, owner: str, limit: int) -> tuple[list[Reminder], int]:
+    """Return the owner's pending reminders, soonest first (at most ``limit``), and their count."""
+    condition = (Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))
+    rows = list(session.scalars(select(Reminder).where(*condition).order_by(Reminder.send_at).limit(limit)))
+    total = session.scalar(select(func.count()).select_from(Reminder).where(*condition)) or 0
+    return rows, total
+
+
+def owned_reminder(session: Session, reminder_id: str, owner: str) -> Reminder | None:
+    """Return the owner's reminder with this id; someone else's is as good as unknown."""
+    reminder = session.get(Reminder, reminder_id)
+    if reminder is None or reminder.owner != owner or reminder.kind != Kind.REMINDER:
+        return None
+    return reminder
+
+
+def cancel_reminder(reminder: Reminder, now: datetime) -> bool:
+    """Cancel a pending reminder; say False when it is already sent, failed or cancelled."""
+    if reminder.status not in Status.PENDING:
+        return False
+    reminder.status = Status.CANCELLED
+    reminder.cancelled_at = now
+    reminder.claim_token = None
+    return True
+
+
+def get_contact(session: Session, number: str) -> Contact:
+    """Return the contact for ``number``, creating it on first sight."""
+    contact = session.get(Contact, number)
+    if contact is None:
+        contact = Contact(number=number)
+        try:
+            with session.begin_nested():
+                session.add(contact)
+        except IntegrityError:  # created concurrently by another instance
+            contact = session.get(Contact, number)
+            assert contact is not None
+    return contact
+
+
+def is_opted_out(session: Session, number: str) -> bool:
+    """Say whether ``number`` has texted STOP (and not START since)."""
+    contact = session.get(Contact, number)
+    return contact is not None and contact.opted_out_at is not None
+
+
+def count_pending(session: Session, owner: str) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Reminder).where(
+            Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING)
+        )
+    ) or 0
+
+
+def count_created_since(session: Session, owner: str, since: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Reminder).where(
+            Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.created_at >= since
+        )
+    ) or 0
+
+
+def other_recipients_since(session: Session, owner: str, since: datetime) -> set[str]:
+    """Return the numbers other than the owner's that the owner set reminders for since ``since``."""
+    return set(session.scalars(
+        select(Reminder.recipient).distinct().where(
+            Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.recipient != owner,
+            Reminder.created_at >= since,
+        )
+    ))
+
+
+def recent_sent_to(session: Session, number: str, now: datetime, window: timedelta) -> Reminder | None:
+    """Return the reminder most recently delivered to ``number`` within ``window``, for snooze."""
+    contact = session.get(Contact, number)
+    if contact is None or contact.last_reminder_id is None:
+        return None
+    reminder = session.get(Reminder, contact.last_reminder_id)
+    if reminder is None or reminder.sent_at is None or now - reminder.sent_at > window:
+        return None
+    return reminder

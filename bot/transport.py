@@ -1,0 +1,143 @@
+"""Where outbound messages go: Telnyx's Messaging API, or the console.
+
+A transport sends one message and either returns the provider's message id or
+raises ``SendError`` saying whether trying again could help.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Protocol
+
+from bot.phones import mask_number
+from bot.timeutil import utc_now
+
+log = logging.getLogger(__name__)
+
+# Telnyx error codes that will not change on a retry (https://developers.telnyx.com/docs/messaging/messages/error-codes).
+OPTED_OUT_CODES = {"40300"}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A message the provider accepted."""
+
+    provider_message_id: str | None
+
+
+class SendError(Exception):
+    """A send that did not go through."""
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
+                 status: int | None = None, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.status = status
+        self.code = code
+
+    @property
+    def opted_out(self) -> bool:
+        """Say whether the carrier refused because the recipient opted out."""
+        return self.code in OPTED_OUT_CODES
+
+
+class Transport(Protocol):
+    def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
+        """Send one SMS, or raise SendError."""
+        ...
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What the console transport delivered, kept for the chat REPL and tests."""
+
+    from_number: str
+    to: str
+    text: str
+    sent_at: datetime
+
+
+@dataclass
+class ConsoleTransport:
+    """Deliver to the log (and an optional callback) instead of the phone network."""
+
+    on_send: Callable[[SentMessage], None] | None = None
+    sent: list[SentMessage] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _counter: int = 0
+
+    def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
+        message = SentMessage(from_number, to, text, utc_now())
+        with self._lock:
+            self.sent.append(message)
+            self._counter += 1
+            provider_id = f"console-{self._counter}"
+        log.info("console delivery to %s: %s", mask_number(to), text)
+        if self.on_send is not None:
+            self.on_send(message)
+        return SendResult(provider_id)
+
+
+class TelnyxTransport:
+    """Send through the official Telnyx SDK; retries are ours, so the SDK's are off."""
+
+    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 10.0) -> None:
+        import telnyx  # imported here: the console set-up should not pay for it
+
+        self._telnyx = telnyx
+        self._client = telnyx.Telnyx(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+
+    def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
+        telnyx = self._telnyx
+        try:
+            response = self._client.messages.send(
+                from_=from_number, to=to, text=text, idempotency_key=idempotency_key
+            )
+        except telnyx.APITimeoutError as exc:
+            raise SendError("timeout talking to Telnyx", permanent=False) from exc
+        except telnyx.APIConnectionError as exc:
+            raise SendError(f"network error: {exc}", permanent=False) from exc
+        except telnyx.APIStatusError as exc:
+            raise _status_error(exc) from exc
+        data = getattr(response, "data", None)
+        return SendResult(getattr(data, "id", None))
+
+
+def _status_error(exc) -> SendError:  # type: ignore[no-untyped-def]
+    status = exc.status_code
+    code, detail = _first_error(exc.body)
+    reason = f"Telnyx {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
+    retry_after = _retry_after(exc.response.headers.get("retry-after"))
+    # 429 is backpressure, 5xx a Telnyx fault, 408 a timeout and 401 usually a key being
+    # rotated: worth retrying. Any other 4xx (invalid number, blocked, opted out) will not change.
+    transient = status in (401, 408, 429) or status >= 500
+    return SendError(reason, permanent=not transient, retry_after=retry_after, status=status, code=code)
+
+
+def _first_error(body: object) -> tuple[str | None, str | None]:
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            code = first.get("code")
+            return (str(code) if code is not None else None, first.get("detail") or first.get("title"))
+    return None, None
+
+
+def _retry_after(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(float(header), 0.0)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max((parsedate_to_datetime(header) - utc_now()).total_seconds(), 0.0)
+        except (TypeError, ValueError):
+            return None

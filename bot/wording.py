@@ -1,0 +1,122 @@
+"""Everything the bot says, in one place, so the voice stays consistent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+from bot.occurrences import describe_rule
+from bot.phones import format_number
+
+LIST_LIMIT = 10
+LIST_TEXT_WIDTH = 40
+
+
+def format_when(moment: datetime, zone: str) -> str:
+    """Render an instant in ``zone`` the way people read it: Tue Nov 24 at 9:00 AM EST."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%a %b} {local.day} at {local.hour % 12 or 12}:{local:%M %p} {local.tzname()}"
+
+
+def describe_recipient(recipient: str, sender: str) -> str:
+    """Say "you" for the sender, else the number in readable form."""
+    return "you" if recipient == sender else format_number(recipient)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+def confirmation(reminder_id: str, text: str, recipient: str, sender: str, send_at: datetime,
+                 zone: str, recurrence: str | None) -> str:
+    """Confirm a new reminder with its id, recipient and local due time."""
+    when = format_when(send_at, zone)
+    who = describe_recipient(recipient, sender)
+    repeat = f", then {describe_rule(recurrence)}" if recurrence else ""
+    return (f'Got it (#{reminder_id}): "{_shorten(text, 60)}" to {who} on {when}{repeat}. '
+            f'Reply "cancel {reminder_id}" to cancel.')
+
+
+def snoozed(reminder_id: str, send_at: datetime, zone: str) -> str:
+    return f'Snoozed (#{reminder_id}) until {format_when(send_at, zone)}. Reply "cancel {reminder_id}" to cancel.'
+
+
+def nothing_to_snooze() -> str:
+    return "There's no recent reminder to snooze. Text \"list\" to see your reminders."
+
+
+def reminder_list(rows: Sequence[tuple[str, datetime, str, str | None]], zone: str, total: int) -> str:
+    """List pending reminders as "#id when: text", soonest first, bounded in length."""
+    if not rows:
+        return 'You have no pending reminders. Try "remind me tomorrow 9am: call mom".'
+    lines = [f"Your reminders ({total}):"]
+    for reminder_id, send_at, text, delivery_status in rows[:LIST_LIMIT]:
+        lines.append(f"#{reminder_id} {format_when(send_at, zone)}: {_shorten(text, LIST_TEXT_WIDTH)}")
+    if total > LIST_LIMIT:
+        lines.append(f"...and {total - LIST_LIMIT} more.")
+    return "\n".join(lines)
+
+
+def cancelled(reminder_id: str, text: str) -> str:
+    return f'Cancelled #{reminder_id}: "{_shorten(text, 60)}".'
+
+
+def unknown_reminder(reminder_id: str) -> str:
+    return f'I couldn\'t find a pending reminder #{reminder_id} of yours. Text "list" to see them.'
+
+
+def timezone_set(zone: str, now: datetime) -> str:
+    local = now.astimezone(ZoneInfo(zone))
+    return f"OK, I'll read your times in {zone} (it's {local.hour % 12 or 12}:{local:%M %p} there now)."
+
+
+def opted_out() -> str:
+    return ("You're unsubscribed and will get no more messages from this number. "
+            "Text START to opt back in.")
+
+
+def opted_in() -> str:
+    return "Welcome back! You'll get messages from this number again. Text HELP for how to use it."
+
+
+def reminder_prefix(owner: str | None, recipient: str, late_since: datetime | None, zone: str,
+                    introduce: bool) -> str:
+    """Say what the message is: a reminder, from whom, whether it is late, how to opt out.
+
+    The reminder text itself is never altered; everything the bot adds goes here.
+    """
+    if owner and owner != recipient:
+        prefix = f"Reminder from {format_number(owner)}"
+    else:
+        prefix = "Reminder"
+    notes = []
+    if late_since is not None:
+        notes.append(f"late, was due {format_when(late_since, zone)}")
+    if introduce:
+        notes.append("set via a reminder service; text STOP to opt out")
+    if notes:
+        prefix += " (" + "; ".join(notes) + ")"
+    return prefix + ": "
+
+
+def api_prefix(introduce: bool) -> str:
+    """Messages scheduled over the API go out as written, but a new recipient learns how to stop them."""
+    return "(Automated message; text STOP to opt out) " if introduce else ""
+
+
+def delivery_failed(reminder_id: str, recipient: str, reason: str) -> str:
+    return (f"Sorry, your reminder #{reminder_id} to {format_number(recipient)} could not be delivered "
+            f"({reason}).")
+
+
+def limit_reached(what: str) -> str:
+    return f"Sorry, {what}. Cancel a reminder or try again later."
+
+
+def third_party_disabled() -> str:
+    return 'This bot only sends reminders to you. Try "remind me tomorrow 9am: call mom".'
+
+
+def not_allowed() -> str:
+    return "Sorry, this reminder service is private and isn't available to your number."

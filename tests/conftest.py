@@ -1,0 +1,107 @@
+"""Shared fixtures: a clean environment, the fake Telnyx server, a signing keypair, apps."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any, Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot.settings import Settings
+from tests.fake_telnyx import FakeTelnyx
+from tests.signing import WebhookSigner, encode
+
+BOT_NUMBER = "+13125550100"
+ALICE = "+12125550147"  # New York
+BOB = "+16465550199"  # New York
+LONDON = "+447400123456"
+
+_ENV_NAMES = [f.name.upper() for f in dataclasses.fields(Settings)] + [
+    "TELNYX_CLIENT_ID", "TELNYX_CLIENT_SECRET", "TELNYX_CUSTOM_HEADERS"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's own settings (or .env) out of the tests."""
+    for name in _ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_telnyx() -> Iterator[FakeTelnyx]:
+    server = FakeTelnyx().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def signer() -> WebhookSigner:
+    return WebhookSigner()
+
+
+@pytest.fixture
+def base_config(tmp_path: Any, fake_telnyx: FakeTelnyx, signer: WebhookSigner) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "TELNYX_API_KEY": "KEY_TEST_0123",
+        "TELNYX_PHONE_NUMBER": BOT_NUMBER,
+        "TELNYX_BASE_URL": fake_telnyx.url,
+        "TELNYX_PUBLIC_KEY": signer.public_key,
+        "BOT_TIMEZONE": "UTC",
+        "API_TOKEN": "test-token-0123456789",
+        "DISPATCH_INTERVAL_SECONDS": 0.5,
+        "RETRY_BASE_SECONDS": 0.05,
+        "RETRY_MAX_SECONDS": 0.2,
+        "LOAD_DOTENV": False,
+    }
+
+
+@pytest.fixture
+def app_factory(base_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+    apps: list[Flask] = []
+
+    from app import create_app
+
+    def make(**overrides: Any) -> Flask:
+        app = create_app({**base_config, **overrides})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["bot"].shutdown()
+        app.extensions["bot"].engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def post_signed(client: FlaskClient, signer: WebhookSigner, event: Any, timestamp: int | None = None):
+    """POST a webhook signed with the test key."""
+    body = event if isinstance(event, bytes) else encode(event)
+    return client.post("/webhooks/telnyx", data=body, headers=signer.headers(body, timestamp))
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def json_of(response: Any) -> Any:
+    return json.loads(response.get_data(as_text=True))

@@ -1,0 +1,166 @@
+"""A small fake of Telnyx's Messaging API: a real HTTP server on 127.0.0.1.
+
+The real SDK talks to it through ``TELNYX_BASE_URL``. It records every request
+(from, to, text, auth header, idempotency key) and can be scripted to answer
+with errors (429 with Retry-After, 5xx, a slow answer, a permanent 4xx).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One POST /messages the fake accepted or refused."""
+
+    from_number: str | None
+    to: str | None
+    text: str | None
+    authorization: str | None
+    idempotency_key: str | None
+    status: int
+    received_at: float
+    replayed: bool = False  # an Idempotency-Key seen before: Telnyx does not send it again
+
+
+@dataclass
+class Reply:
+    """A scripted answer: status, headers, JSON body, and a delay before answering."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    delay: float = 0.0
+
+
+class FakeTelnyx:
+    """Start with ``start()``; ``url`` is the base URL for the SDK."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.messages: list[ReceivedMessage] = []
+        self.script: deque[Reply] = deque()
+        self.rule: Callable[[dict[str, Any]], Reply | None] | None = None
+        self._accepted_keys: set[str] = set()
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeTelnyx":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def push(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order, then normally."""
+        with self._lock:
+            self.script.extend(replies)
+
+    def delivered(self, to: str | None = None) -> list[ReceivedMessage]:
+        """Return the accepted messages (status 200), optionally only those to ``to``."""
+        with self._lock:
+            return [m for m in self.messages if self._accepted(m) and (to is None or m.to == to)]
+
+    @staticmethod
+    def _accepted(message: ReceivedMessage) -> bool:
+        return message.status == 200 and not message.replayed
+
+    def wait_for(self, predicate: Callable[[list[ReceivedMessage]], bool], timeout: float = 10.0) -> bool:
+        """Wait until ``predicate(accepted messages)`` holds, or the timeout passes."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                accepted = [m for m in self.messages if self._accepted(m)]
+                if predicate(accepted):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._condition.wait(remaining)
+
+    def _next_reply(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self.script:
+                return self.script.popleft()
+        if self.rule is not None:
+            ruled = self.rule(request)
+            if ruled is not None:
+                return ruled
+        return Reply(200, delay=self.latency)
+
+    def _record(self, request: dict[str, Any], headers: Any, status: int) -> None:
+        key = headers.get("Idempotency-Key")
+        with self._condition:
+            replayed = status == 200 and key is not None and key in self._accepted_keys
+            if status == 200 and key is not None:
+                self._accepted_keys.add(key)
+            self.messages.append(ReceivedMessage(
+                request.get("from"), request.get("to"), request.get("text"), headers.get("Authorization"),
+                key, status, time.monotonic(), replayed))
+            self._condition.notify_all()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/messages":
+                    self._answer(404, {"errors": [{"code": "10005", "title": "Resource not found"}]})
+                    return
+                try:
+                    request = json.loads(raw or b"{}")
+                except ValueError:
+                    self._answer(400, {"errors": [{"code": "10015", "title": "Bad request"}]})
+                    return
+                reply = fake._next_reply(request)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                fake._record(request, self.headers, reply.status)
+                body = reply.body
+                if body is None and reply.status == 200:
+                    body = {"data": {"id": str(uuid.uuid4()), "record_type": "message", "text": request.get("text"),
+                                     "to": [{"phone_number": request.get("to"), "status": "queued"}],
+                                     "from": {"phone_number": request.get("from")}}}
+                if body is None:
+                    body = {"errors": [{"code": str(reply.status * 100), "title": "scripted error"}]}
+                self._answer(reply.status, body, reply.headers)
+
+            def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a scripted timeout)
+
+        return Handler

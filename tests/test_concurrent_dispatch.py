@@ -1,0 +1,135 @@
+"""Exactly once with several dispatchers on one PostgreSQL database, and after a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.dispatcher import Dispatcher
+from bot.ids import new_id
+from bot.models import Reminder, Status
+from bot.settings import load_settings
+from bot.timeutil import utc_now
+from bot.transport import TelnyxTransport
+from tests.databases import postgres_database
+from tests.fake_telnyx import FakeTelnyx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def pg_url():
+    with postgres_database() as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+        yield url
+
+
+def _insert_due(url: str, count: int, due_in: float = 0.0) -> set[str]:
+    engine = make_engine(url)
+    now = utc_now()
+    due = now + timedelta(seconds=due_in)
+    ids = {new_id(8) for _ in range(count)}
+    rows = [dict(id=i, kind="reminder", source="api", owner=None, recipient=f"+1212555{n:04d}",
+                 text=f"m-{i}", zone="UTC", send_at=due, due_at=due, status=Status.SCHEDULED, occurrence=0,
+                 attempts=0, created_at=now, owner_notified=False) for n, i in enumerate(sorted(ids))]
+    with engine.begin() as connection:
+        connection.execute(insert(Reminder), rows)
+    engine.dispose()
+    return ids
+
+
+def _assert_each_sent_once(fake: FakeTelnyx, url: str, ids: set[str]) -> None:
+    delivered = Counter(m.text.rsplit("m-", 1)[-1] for m in fake.delivered())
+    assert set(delivered) == ids, f"missing {len(ids - set(delivered))}"
+    assert max(delivered.values()) == 1
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        statuses = Counter(session.scalars(select(Reminder.status)))
+    engine.dispose()
+    assert statuses == {Status.SENT: len(ids)}
+
+
+def _dispatcher(url: str, fake: FakeTelnyx, **overrides) -> Dispatcher:
+    settings = load_settings(overrides={"DATABASE_URL": url, "TELNYX_API_KEY": "K", "TELNYX_PHONE_NUMBER":
+                                        "+13125550100", "OUTBOUND_RATE_PER_SECOND": 0, "DISPATCH_BATCH_SIZE": 25,
+                                        **overrides})
+    return Dispatcher(make_session_factory(make_engine(url)), TelnyxTransport("K", fake.url, 5.0), settings)
+
+
+@pytest.mark.parametrize("instances", [2, 4])
+def test_threaded_dispatchers_send_each_once(pg_url, fake_telnyx, instances):
+    ids = _insert_due(pg_url, 300)
+    dispatchers = [_dispatcher(pg_url, fake_telnyx) for _ in range(instances)]
+    start = threading.Barrier(instances)
+
+    def run(dispatcher: Dispatcher) -> None:
+        start.wait()
+        for _ in range(200):  # bounded
+            if dispatcher.tick() == 0:
+                break
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for dispatcher in dispatchers:
+        dispatcher.stop()
+        dispatcher.session_factory.kw["bind"].dispose()
+    assert all(d.sent_count > 0 for d in dispatchers), [d.sent_count for d in dispatchers]  # work was shared
+    assert len(fake_telnyx.messages) == 300  # not even a duplicate attempt reached the API
+    _assert_each_sent_once(fake_telnyx, pg_url, ids)
+
+
+def _worker(url: str, fake: FakeTelnyx, lease: float = 30, idle: float = 1.5) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.dispatch_worker", url, fake.url, str(lease), str(idle)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("instances", [2, 4])
+def test_dispatcher_processes_send_each_once(pg_url, fake_telnyx, instances):
+    ids = _insert_due(pg_url, 300, due_in=3.0)  # all due at the same second, after every worker is up
+    workers = [_worker(pg_url, fake_telnyx) for _ in range(instances)]
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    for worker in workers:
+        worker.wait(timeout=120)
+        assert worker.returncode == 0, worker.stderr.read()
+    assert len(fake_telnyx.messages) == 300
+    _assert_each_sent_once(fake_telnyx, pg_url, ids)
+
+
+def test_killed_worker_claims_are_taken_over_after_the_lease(pg_url):
+    fake = FakeTelnyx(latency=0.2).start()
+    try:
+        ids = _insert_due(pg_url, 120)
+        victim = _worker(pg_url, fake, lease=3)
+        assert victim.stdout.readline().strip() == "ready"
+        assert fake.wait_for(lambda sent: len(sent) >= 10, timeout=30)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        engine = make_engine(pg_url)
+        with make_session_factory(engine)() as session:
+            stranded = session.scalar(select(func.count()).where(Reminder.status == Status.SENDING))
+        engine.dispose()
+        assert stranded > 0  # the kill left claimed rows behind
+        survivor = _worker(pg_url, fake, lease=3, idle=5)
+        survivor.wait(timeout=120)
+        assert survivor.returncode == 0, survivor.stderr.read()
+        _assert_each_sent_once(fake, pg_url, ids)
+    finally:
+        fake.stop()

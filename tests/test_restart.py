@@ -1,0 +1,34 @@
+"""The database is the source of truth: a restart loses nothing and sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.models import Kind, Reminder, Status
+from bot import store
+from bot.timeutil import utc_now
+from tests.conftest import ALICE, BOB, wait_until
+
+
+def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_telnyx):
+    first = app_factory(RUN_DISPATCHER=False)
+    bot = first.extensions["bot"]
+    now = utc_now()
+    with bot.session_factory() as session, session.begin():
+        ids = [store.add_message(session, owner=ALICE, recipient=ALICE, text=f"task {n}",
+                                 send_at=now + timedelta(seconds=1), now=now).id for n in range(5)]
+        # One came due while the app was down.
+        overdue = store.add_message(session, owner=ALICE, recipient=BOB, text="overdue",
+                                    send_at=now - timedelta(minutes=30), now=now).id
+    bot.shutdown()
+    bot.engine.dispose()
+
+    second = app_factory()
+    assert fake_telnyx.wait_for(lambda sent: len(sent) >= 6, timeout=10)
+    assert not fake_telnyx.wait_for(lambda sent: len(sent) > 6, timeout=1.0)
+    texts = sorted(m.text for m in fake_telnyx.delivered())
+    assert texts[:5] == [f"Reminder: task {n}" for n in range(5)]
+    late = [m.text for m in fake_telnyx.delivered(BOB)]
+    assert len(late) == 1 and "late, was due" in late[0] and late[0].endswith(": overdue")
+    with second.extensions["bot"].session_factory() as session:
+        assert {session.get(Reminder, i).status for i in ids + [overdue]} == {Status.SENT}

@@ -1,0 +1,1 @@
+"""HTTP entry points: thin translations between requests and the ``bot`` domain."""

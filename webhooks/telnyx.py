@@ -1,0 +1,102 @@
+"""The Telnyx webhook: verify the signature, translate the event, hand it to the bot."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from bot.inbound import InboundSms
+from bot.service import Bot
+from webhooks.errors import ApiError, register_error_handlers
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("telnyx_webhook", __name__)
+register_error_handlers(blueprint)
+
+
+def verify_signature(raw_body: bytes, headers: Any, public_key: str | None, verifier: Any) -> dict:
+    """Check the ed25519 signature and the timestamp window, then return the JSON body.
+
+    ``verifier`` is the SDK's ``client.webhooks``: its ``unwrap`` checks
+    ``telnyx-signature-ed25519`` over ``"{telnyx-timestamp}|{body}"`` and a 300 s window.
+    """
+    if not public_key:
+        log.error("Refusing a webhook: TELNYX_PUBLIC_KEY is not set, so signatures cannot be checked.")
+        raise ApiError(503, "webhook_not_configured",
+                       "Webhook signature verification is not configured (set TELNYX_PUBLIC_KEY).")
+    try:
+        payload = raw_body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_body", "The body is not UTF-8.") from exc
+    try:
+        verifier.unwrap(payload, headers=dict(headers), key=public_key)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from exc
+    except ValueError as exc:
+        log.warning("Refusing a webhook with a bad signature: %s", exc)
+        raise ApiError(401, "invalid_signature", f"Signature check failed: {exc}") from exc
+    body = json.loads(payload)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_event", "The body must be a JSON object.")
+    return body
+
+
+def _field(mapping: Any, key: str, path: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ApiError(400, "invalid_event", f"Missing {path}.", field=path)
+    return mapping[key]
+
+
+def _string(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "invalid_event", f"{path} must be a non-empty string.", field=path)
+    return value
+
+
+def inbound_sms_from_event(data: dict) -> InboundSms:
+    """Translate a ``message.received`` event into the domain's InboundSms."""
+    payload = _field(data, "payload", "data.payload")
+    sender = _string(_field(_field(payload, "from", "data.payload.from"), "phone_number",
+                            "data.payload.from.phone_number"), "data.payload.from.phone_number")
+    text = payload.get("text") if isinstance(payload, dict) else None
+    if text is None:
+        text = ""  # an MMS with no text: the bot answers with help
+    if not isinstance(text, str):
+        raise ApiError(400, "invalid_event", "data.payload.text must be a string.", field="data.payload.text")
+    message_id = _string(_field(payload, "id", "data.payload.id"), "data.payload.id")
+    event_id = data.get("id") if isinstance(data.get("id"), str) else None
+    return InboundSms(message_id=message_id[:128], sender=sender.strip()[:64], text=text,
+                      event_id=event_id[:128] if event_id else None)
+
+
+@blueprint.post("/webhooks/telnyx")
+def receive_event() -> ResponseReturnValue:
+    bot: Bot = current_app.extensions["bot"]
+    body = verify_signature(request.get_data(cache=True), request.headers, bot.settings.telnyx_public_key,
+                            current_app.extensions["telnyx_webhooks"])
+    data = _field(body, "data", "data")
+    event_type = _field(data, "event_type", "data.event_type")
+    if event_type == "message.received":
+        outcome = bot.handle_sms(inbound_sms_from_event(data))
+        return jsonify(status=outcome.status, command=outcome.command)
+    if event_type in ("message.sent", "message.finalized"):
+        return jsonify(status="recorded" if _record_status(bot, data) else "unknown_message")
+    return jsonify(status="ignored", event_type=str(event_type)[:64])
+
+
+def _record_status(bot: Bot, data: dict) -> bool:
+    payload = _field(data, "payload", "data.payload")
+    message_id = _string(_field(payload, "id", "data.payload.id"), "data.payload.id")
+    recipients = payload.get("to")
+    status = None
+    if isinstance(recipients, list) and recipients and isinstance(recipients[0], dict):
+        status = recipients[0].get("status")
+    if not isinstance(status, str):
+        raise ApiError(400, "invalid_event", "data.payload.to[0].status must be a string.",
+                       field="data.payload.to")
+    return bot.record_delivery_status(message_id, status[:32])
