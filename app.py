@@ -37,14 +37,17 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
     app.extensions["bot"] = bot
     app.extensions["telnyx_webhooks"] = _webhook_verifier(settings)
 
-    from webhooks import health, telnyx
-    from webhooks import api
+    from webhooks import api, health, observability, telnyx
     from webhooks.errors import register_error_handlers
+    from webhooks.limits import init_rate_limits
 
     register_error_handlers(app)
+    observability.install_request_ids(app)
+    app.register_blueprint(observability.blueprint)
     app.register_blueprint(telnyx.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    app.extensions["rate_limiter"] = init_rate_limits(app, settings, telnyx.blueprint, api.blueprint)
 
     if settings.run_dispatcher:
         bot.start()

@@ -7,7 +7,7 @@ the parser already turned it into an ``Error`` command, whose handler replies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -21,6 +21,8 @@ from bot.models import Contact, Kind, Reminder, Status
 from bot.settings import Settings
 
 SNOOZE_WINDOW = timedelta(hours=24)
+# Ids have 31 bits of entropy; capping cancels makes guessing someone's id by SMS hopeless.
+MAX_CANCELS_PER_HOUR = 30
 
 
 @dataclass
@@ -33,6 +35,7 @@ class HandlerContext:
     zone: str
     now: datetime
     settings: Settings
+    created: list[str] = field(default_factory=list)  # ids of reminders this message created
 
 
 def handle_remind(command: Remind, ctx: HandlerContext) -> str:
@@ -44,6 +47,7 @@ def handle_remind(command: Remind, ctx: HandlerContext) -> str:
         now=ctx.now, zone=_zone_of(command.send_at, ctx.zone),
         recurrence=command.recurrence, kind=Kind.REMINDER, source="sms",
     )
+    ctx.created.append(reminder.id)
     # Confirm in the sender's own zone even when the phrase named another ("3pm PST").
     return wording.confirmation(reminder.id, command.text, command.to, ctx.sender, command.send_at,
                                 ctx.zone, command.recurrence)
@@ -60,7 +64,8 @@ def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
     if third_party and not settings.allow_third_party:
         return wording.third_party_disabled()
     if store.count_pending(session, sender) >= settings.max_pending_per_sender:
-        return wording.limit_reached(f"you already have {settings.max_pending_per_sender} pending reminders")
+        return wording.limit_reached(f"you already have {settings.max_pending_per_sender} pending reminders",
+                                     'Text "list" to see them and "cancel <id>" to make room.')
     if store.count_created_since(session, sender, ctx.now - timedelta(hours=1)) >= settings.max_new_per_hour:
         return wording.limit_reached(f"you can set at most {settings.max_new_per_hour} reminders an hour")
     if third_party:
@@ -78,6 +83,8 @@ def handle_list(command: ListReminders, ctx: HandlerContext) -> str:
 
 
 def handle_cancel(command: Cancel, ctx: HandlerContext) -> str:
+    if store.count_commands_since(ctx.session, ctx.sender, "cancel", ctx.now - timedelta(hours=1)) > MAX_CANCELS_PER_HOUR:
+        return wording.limit_reached(f"you can cancel at most {MAX_CANCELS_PER_HOUR} times an hour")
     reminder = store.owned_reminder(ctx.session, command.id, ctx.sender)
     if reminder is None or not store.cancel_reminder(reminder, ctx.now):
         return wording.unknown_reminder(command.id)

@@ -44,6 +44,7 @@ class InboundOutcome:
     command: str | None = None
     reply: str | None = None
     reason: str | None = None
+    created: tuple[str, ...] = ()  # ids of the reminders it created
 
 
 def handle_inbound(message: InboundSms, *, session_factory: SessionFactory, settings: Settings,
@@ -77,12 +78,13 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
     if settings.allowed_senders and message.sender not in settings.allowed_senders:
         return _refuse_outsider(session, contact, message.sender, now, record.command)
 
-    reply = dispatch(command, HandlerContext(session, message.sender, contact, zone, now, settings))
+    context = HandlerContext(session, message.sender, contact, zone, now, settings)
+    reply = dispatch(command, context)
     store.add_message(session, recipient=message.sender, text=reply, send_at=now, now=now,
                       owner=None, zone=zone, kind=Kind.REPLY,
                       source="optout" if isinstance(command, Stop) else "bot")
     log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), record.command)
-    return InboundOutcome("handled", command=record.command, reply=reply)
+    return InboundOutcome("handled", command=record.command, reply=reply, created=tuple(context.created))
 
 
 def _parse_within_limits(text: str, now: datetime, zone: str, sender: str, settings: Settings) -> Command:

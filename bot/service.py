@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 
 from bot.clock import DispatchClock
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
 from bot.inbound import InboundOutcome, InboundSms, handle_inbound
-from bot.models import Reminder, Status
+from bot.metrics import Metrics, MeteredTransport
+from bot.models import Kind, Reminder, Status
 from bot.settings import Settings
 from bot.timeutil import Clock, utc_now
 from bot.transport import ConsoleTransport, TelnyxTransport, Transport
@@ -48,7 +49,9 @@ class Bot:
         self.engine = engine or make_engine(settings.database_url)
         upgrade_database(self.engine)
         self.session_factory = make_session_factory(self.engine)
-        self.transport = transport or make_transport(settings)
+        self.metrics = Metrics()
+        self.metrics.track_pending(self.count_pending)
+        self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
         self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock)
         self.dispatch_clock = DispatchClock(self.dispatcher, settings.dispatch_interval_seconds)
 
@@ -66,6 +69,9 @@ class Bot:
         """Handle an inbound SMS and wake the dispatcher to send the reply."""
         outcome = handle_inbound(message, session_factory=self.session_factory, settings=self.settings,
                                  now=self.clock())
+        self.metrics.inbound.labels(command=outcome.command or "none", outcome=outcome.status).inc()
+        if outcome.created:
+            self.metrics.created.labels(source="sms").inc(len(outcome.created))
         if outcome.reply is not None:
             self.wake()
         return outcome
@@ -93,6 +99,12 @@ class Bot:
                 if final == Status.FAILED:
                     reminder.error = f"delivery {delivery_status}"
             return True
+
+    def count_pending(self) -> int:
+        """Count reminders still to be sent."""
+        with self.session_factory() as session:
+            return session.scalar(select(func.count()).select_from(Reminder).where(
+                Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))) or 0
 
     def database_ok(self) -> bool:
         """Say whether the database answers."""

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.ids import new_id
-from bot.models import Contact, Kind, Reminder, Status
+from bot.models import Contact, InboundMessage, Kind, Reminder, Status
 
 _ID_ATTEMPTS = 8
 
@@ -123,3 +123,13 @@ def recent_sent_to(session: Session, number: str, now: datetime, window: timedel
     if reminder is None or reminder.sent_at is None or now - reminder.sent_at > window:
         return None
     return reminder
+
+
+def count_commands_since(session: Session, sender: str, command: str, since: datetime) -> int:
+    """Count the sender's inbound messages that carried ``command`` since ``since``."""
+    return session.scalar(
+        select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.sender == sender, InboundMessage.command == command,
+            InboundMessage.received_at >= since,
+        )
+    ) or 0

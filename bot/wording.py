@@ -110,8 +110,8 @@ def delivery_failed(reminder_id: str, recipient: str, reason: str) -> str:
             f"({reason}).")
 
 
-def limit_reached(what: str) -> str:
-    return f"Sorry, {what}. Cancel a reminder or try again later."
+def limit_reached(what: str, hint: str = "Try again later.") -> str:
+    return f"Sorry, {what}. {hint}"
 
 
 def third_party_disabled() -> str:

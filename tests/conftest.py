@@ -105,3 +105,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: f
 
 def json_of(response: Any) -> Any:
     return json.loads(response.get_data(as_text=True))
+
+
+def send_sms(client: FlaskClient, signer: WebhookSigner, text: str, sender: str = ALICE, **ids: Any) -> Any:
+    """Text the bot through a signed webhook and return the JSON answer."""
+    from tests.signing import message_received
+
+    response = post_signed(client, signer, message_received(text, sender, **ids))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json_of(response)
+
+
+def nth_message_to(fake: FakeTelnyx, number: str, n: int = 1, timeout: float = 10.0) -> Any:
+    """Wait for the n-th message delivered to ``number`` and return it."""
+    assert fake.wait_for(lambda sent: len([m for m in sent if m.to == number]) >= n, timeout=timeout), \
+        f"no message #{n} to {number}; got {[m.text for m in fake.delivered(number)]}"
+    return fake.delivered(number)[n - 1]

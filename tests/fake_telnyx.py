@@ -29,6 +29,7 @@ class ReceivedMessage:
     status: int
     received_at: float
     replayed: bool = False  # an Idempotency-Key seen before: Telnyx does not send it again
+    provider_id: str | None = None  # the data.id the fake answered with (for delivery-status webhooks)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class FakeTelnyx:
         self.script: deque[Reply] = deque()
         self.rule: Callable[[dict[str, Any]], Reply | None] | None = None
         self._accepted_keys: set[str] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # predicates passed to wait_for may call delivered()
         self._condition = threading.Condition(self._lock)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -106,7 +107,7 @@ class FakeTelnyx:
                 return ruled
         return Reply(200, delay=self.latency)
 
-    def _record(self, request: dict[str, Any], headers: Any, status: int) -> None:
+    def _record(self, request: dict[str, Any], headers: Any, status: int, provider_id: str | None = None) -> None:
         key = headers.get("Idempotency-Key")
         with self._condition:
             replayed = status == 200 and key is not None and key in self._accepted_keys
@@ -114,7 +115,7 @@ class FakeTelnyx:
                 self._accepted_keys.add(key)
             self.messages.append(ReceivedMessage(
                 request.get("from"), request.get("to"), request.get("text"), headers.get("Authorization"),
-                key, status, time.monotonic(), replayed))
+                key, status, time.monotonic(), replayed, provider_id))
             self._condition.notify_all()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -140,10 +141,11 @@ class FakeTelnyx:
                 reply = fake._next_reply(request)
                 if reply.delay:
                     time.sleep(reply.delay)
-                fake._record(request, self.headers, reply.status)
                 body = reply.body
-                if body is None and reply.status == 200:
-                    body = {"data": {"id": str(uuid.uuid4()), "record_type": "message", "text": request.get("text"),
+                provider_id = str(uuid.uuid4()) if body is None and reply.status == 200 else None
+                fake._record(request, self.headers, reply.status, provider_id)
+                if provider_id is not None:
+                    body = {"data": {"id": provider_id, "record_type": "message", "text": request.get("text"),
                                      "to": [{"phone_number": request.get("to"), "status": "queued"}],
                                      "from": {"phone_number": request.get("from")}}}
                 if body is None:

@@ -26,8 +26,8 @@ def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_telnyx)
     second = app_factory()
     assert fake_telnyx.wait_for(lambda sent: len(sent) >= 6, timeout=10)
     assert not fake_telnyx.wait_for(lambda sent: len(sent) > 6, timeout=1.0)
-    texts = sorted(m.text for m in fake_telnyx.delivered())
-    assert texts[:5] == [f"Reminder: task {n}" for n in range(5)]
+    texts = sorted(m.text for m in fake_telnyx.delivered(ALICE))
+    assert texts == [f"Reminder: task {n}" for n in range(5)]
     late = [m.text for m in fake_telnyx.delivered(BOB)]
     assert len(late) == 1 and "late, was due" in late[0] and late[0].endswith(": overdue")
     with second.extensions["bot"].session_factory() as session:

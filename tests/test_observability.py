@@ -1,0 +1,62 @@
+"""Health, readiness, Prometheus metrics and request ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from tests.conftest import ALICE, nth_message_to, post_signed, send_sms, wait_until
+from tests.signing import message_received
+
+
+def test_healthz_and_readyz(client, app):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    body = ready.get_json()
+    assert ready.status_code == 200
+    assert body["database"] is True and body["dispatcher"] is True
+    assert body["status"] == "ok"
+
+
+def test_readyz_is_unavailable_when_the_database_is_gone(app_factory):
+    from tests.databases import drop_database, postgres_database
+
+    with postgres_database() as url:
+        app = app_factory(DATABASE_URL=url, RUN_DISPATCHER=False)
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        app.extensions["bot"].engine.dispose()
+        drop_database(url)
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["database"] is False
+        assert client.get("/healthz").status_code == 200  # the process itself is up
+
+
+def test_metrics_count_inbound_and_sends(client, signer, fake_telnyx):
+    send_sms(client, signer, "remind me in 1 second: stretch")
+    send_sms(client, signer, "list")
+    nth_message_to(fake_telnyx, ALICE, 3)
+    assert wait_until(lambda: "bot_telnyx_request_seconds_count 3.0" in client.get("/metrics").get_data(as_text=True))
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'bot_inbound_messages_total{command="remind",outcome="handled"} 1.0' in text
+    assert 'bot_inbound_messages_total{command="list",outcome="handled"} 1.0' in text
+    assert 'bot_reminders_created_total{source="sms"} 1.0' in text
+    assert "bot_telnyx_request_seconds_count 3.0" in text
+    assert "bot_pending_reminders" in text
+
+
+def test_request_id_is_echoed_and_logged_as_json(app_factory, signer, capsys):
+    from bot.logs import JsonFormatter
+
+    app = app_factory(LOG_FORMAT="json")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("+*******0147",), None)
+    record.request_id = "abc123"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "abc123" and line["message"] == "hello +*******0147"
+    response = post_signed(app.test_client(), signer, message_received("list", ALICE))
+    assert len(response.headers["X-Request-Id"]) == 32
+    echoed = app.test_client().get("/healthz", headers={"X-Request-Id": "req-42"})
+    assert echoed.headers["X-Request-Id"] == "req-42"
+    refused = app.test_client().get("/healthz", headers={"X-Request-Id": "<script>" * 20})
+    assert len(refused.headers["X-Request-Id"]) == 32  # an unsafe id is replaced, not echoed

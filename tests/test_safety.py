@@ -1,0 +1,188 @@
+"""Opt-out, consent, abuse limits, allowlist, masking: the rules that keep the number off blocklists."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.models import Contact, Kind, Reminder, Status
+from tests.conftest import ALICE, BOB, BOT_NUMBER, nth_message_to, post_signed, send_sms
+from tests.signing import message_received
+
+CAROL = "+13105550123"
+ID = re.compile(r"#([a-z0-9]{4,8})")
+
+
+def _reminders(app, **filters):
+    with app.extensions["bot"].session_factory() as session:
+        query = select(Reminder).where(Reminder.kind == Kind.REMINDER)
+        for name, value in filters.items():
+            query = query.where(getattr(Reminder, name) == value)
+        return list(session.scalars(query))
+
+
+@pytest.mark.parametrize("keyword", ["STOP", "stop", "StopAll", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
+def test_opt_out_keywords_confirm_once_then_silence(app, client, signer, fake_telnyx, keyword):
+    send_sms(client, signer, keyword)
+    confirmation = nth_message_to(fake_telnyx, ALICE).text
+    assert "unsubscribed" in confirmation and "START" in confirmation
+    for text in ("help", "list", "remind me in 1 second: x", keyword):
+        assert send_sms(client, signer, text)["status"] == "ignored"
+    assert not fake_telnyx.wait_for(lambda sent: len(sent) > 1, timeout=1.0)
+    assert _reminders(app) == []
+
+
+def test_start_opts_back_in(client, signer, fake_telnyx):
+    send_sms(client, signer, "STOP")
+    send_sms(client, signer, "UNSTOP")
+    assert "Welcome back" in nth_message_to(fake_telnyx, ALICE, 2).text
+    send_sms(client, signer, "remind me in 1 second: back")
+    assert nth_message_to(fake_telnyx, ALICE, 4).text == "Reminder: back"
+
+
+def test_reminders_for_an_opted_out_number_fail_and_the_owner_is_told_once(app, client, signer, fake_telnyx):
+    send_sms(client, signer, "STOP", sender=BOB)
+    nth_message_to(fake_telnyx, BOB)
+    send_sms(client, signer, "remind 646-555-0199 in 1 second: one")
+    send_sms(client, signer, "remind 646-555-0199 in 1 second: two")
+    notices = lambda: [m for m in fake_telnyx.delivered(ALICE) if "could not be delivered" in m.text]  # noqa: E731
+    assert fake_telnyx.wait_for(lambda sent: len(notices()) == 2, timeout=10)
+    assert all("opted out" in m.text for m in notices())
+    assert {r.status for r in _reminders(app)} == {Status.FAILED}
+    assert {r.error for r in _reminders(app)} == {"opted_out"}
+    assert len(fake_telnyx.delivered(BOB)) == 1  # only the STOP confirmation
+
+
+def test_opt_out_survives_a_restart(app_factory, signer, fake_telnyx):
+    first = app_factory()
+    send_sms(first.test_client(), signer, "STOP")
+    nth_message_to(fake_telnyx, ALICE)
+    first.extensions["bot"].shutdown()
+    second = app_factory()
+    assert send_sms(second.test_client(), signer, "help")["status"] == "ignored"
+    with second.extensions["bot"].session_factory() as session:
+        assert session.get(Contact, ALICE).opted_out_at is not None
+
+
+def test_help_says_how_to_opt_out_and_never_suggests_a_bare_cancel(client, signer, fake_telnyx):
+    send_sms(client, signer, "HELP")
+    reply = nth_message_to(fake_telnyx, ALICE).text
+    assert "STOP" in reply
+    assert not re.search(r'(text|reply)\s+"?cancel"?(\s*[.,]|$)', reply, re.IGNORECASE)
+
+
+def test_only_the_first_message_to_a_new_recipient_introduces_the_sender(client, signer, fake_telnyx):
+    send_sms(client, signer, "remind 646-555-0199 in 1 second: first")
+    first = nth_message_to(fake_telnyx, BOB).text
+    assert "+1 212-555-0147" in first and "STOP" in first
+    send_sms(client, signer, "remind 646-555-0199 in 1 second: second")
+    second = nth_message_to(fake_telnyx, BOB, 2).text
+    assert second == "Reminder from +1 212-555-0147: second"
+
+
+def test_third_party_reminders_can_be_switched_off(app_factory, signer, fake_telnyx):
+    app = app_factory(ALLOW_THIRD_PARTY=False)
+    send_sms(app.test_client(), signer, "remind 646-555-0199 in 1 hour: hi")
+    assert "only sends reminders to you" in nth_message_to(fake_telnyx, ALICE).text
+    assert _reminders(app) == []
+
+
+def test_pending_limit(app_factory, signer, fake_telnyx):
+    app = app_factory(MAX_PENDING_PER_SENDER=2)
+    client = app.test_client()
+    for n in range(3):
+        send_sms(client, signer, f"remind me in {n + 1} hours: task {n}")
+    assert "2 pending reminders" in nth_message_to(fake_telnyx, ALICE, 3).text
+    assert len(_reminders(app)) == 2
+
+
+def test_hourly_limit(app_factory, signer, fake_telnyx):
+    app = app_factory(MAX_NEW_PER_HOUR=2)
+    client = app.test_client()
+    for n in range(3):
+        send_sms(client, signer, f"remind me in {n + 1} hours: task {n}")
+    assert "at most 2 reminders an hour" in nth_message_to(fake_telnyx, ALICE, 3).text
+    assert len(_reminders(app)) == 2
+
+
+def test_distinct_recipient_limit(app_factory, signer, fake_telnyx):
+    app = app_factory(MAX_RECIPIENTS_PER_DAY=1)
+    client = app.test_client()
+    send_sms(client, signer, "remind 646-555-0199 in 1 hour: a")
+    send_sms(client, signer, "remind 646-555-0199 in 2 hours: b")  # same recipient: fine
+    send_sms(client, signer, "remind 310-555-0123 in 1 hour: c")
+    assert "at most 1 other numbers a day" in nth_message_to(fake_telnyx, ALICE, 3).text
+    assert sorted(r.text for r in _reminders(app)) == ["a", "b"]
+
+
+def test_allowlist_refuses_outsiders_once_a_day(app_factory, signer, fake_telnyx):
+    app = app_factory(ALLOWED_SENDERS=ALICE)
+    client = app.test_client()
+    send_sms(client, signer, "remind me in 1 hour: ok")
+    assert "Got it" in nth_message_to(fake_telnyx, ALICE).text
+    for text in ("remind me in 1 hour: no", "help", "list"):
+        send_sms(client, signer, text, sender=BOB)
+    refusal = nth_message_to(fake_telnyx, BOB).text
+    assert "private" in refusal
+    assert not fake_telnyx.wait_for(lambda sent: len(fake_telnyx.delivered(BOB)) > 1, timeout=1.0)
+    assert [r.owner for r in _reminders(app)] == [ALICE]
+
+
+def test_control_characters_are_stripped_from_stored_text(app, client, signer, fake_telnyx):
+    send_sms(client, signer, "remind me in 1 hour: call\x00 mom\x07\u200b now")
+    [reminder] = _reminders(app)
+    assert not any(ord(ch) < 32 for ch in reminder.text)
+    assert "call" in reminder.text and "mom" in reminder.text
+
+
+def test_cancel_guessing_is_capped(app, client, signer, fake_telnyx):
+    from bot.handlers import MAX_CANCELS_PER_HOUR
+
+    for n in range(MAX_CANCELS_PER_HOUR + 1):
+        send_sms(client, signer, f"cancel zz{n:04d}")
+    nth_message_to(fake_telnyx, ALICE, MAX_CANCELS_PER_HOUR + 1)
+    capped = [m.text for m in fake_telnyx.delivered(ALICE) if "at most" in m.text]
+    assert len(capped) == 1 and "cancel" in capped[0]  # replies may arrive in any order
+
+
+def test_webhook_rate_limit_answers_429_json(app_factory, signer):
+    app = app_factory(RATE_LIMIT_WEBHOOK="3/minute")
+    client = app.test_client()
+    codes = [post_signed(client, signer, message_received("list", ALICE)).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    response = post_signed(client, signer, message_received("list", ALICE))
+    assert response.get_json()["error"]["code"] == "too_many_requests"
+    assert client.get("/healthz").status_code == 200  # probes are not limited
+
+
+def test_rate_limit_counters_are_shared_through_redis(app_factory, signer):
+    import redis
+
+    connection = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
+    connection.flushdb()
+    settings = dict(RATE_LIMIT_WEBHOOK="3/minute", REDIS_URL="redis://127.0.0.1:6379/15", RUN_DISPATCHER=False)
+    one, two = app_factory(**settings).test_client(), app_factory(**settings).test_client()
+    codes = [post_signed(c, signer, message_received("list", ALICE)).status_code for c in (one, two, one, two)]
+    assert codes == [200, 200, 200, 429]
+    connection.flushdb()
+
+
+def test_logs_mask_numbers_and_never_show_secrets(app_factory, signer, fake_telnyx, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = app_factory()
+    client = app.test_client()
+    send_sms(client, signer, "remind 646-555-0199 in 1 second: hi")
+    nth_message_to(fake_telnyx, BOB)
+    nth_message_to(fake_telnyx, ALICE)
+    post_signed(client, signer, b"{bad json")
+    logged = caplog.text
+    assert "0147" in logged  # something about the sender was logged...
+    for secret in (ALICE, BOB, ALICE[2:], BOB[2:], "KEY_TEST_0123", signer.public_key, "test-token-0123456789"):
+        assert secret not in logged  # ...but never a whole number or a secret
