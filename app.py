@@ -77,8 +77,10 @@ def main() -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, _stop)
-    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=bot.settings.port, threaded=True,
-            use_reloader=False)
+    settings = bot.settings
+    logging.getLogger(__name__).info("Serving on http://%s:%d (webhook: /webhooks/telnyx)", settings.host,
+                                     settings.port)
+    app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":

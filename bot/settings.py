@@ -25,6 +25,7 @@ class Settings:
     database_url: str = "sqlite:///reminders.db"
     bot_timezone: str = "UTC"
     # HTTP
+    host: str = "127.0.0.1"
     port: int = 5000
     api_token: str | None = None
     max_body_bytes: int = 64 * 1024

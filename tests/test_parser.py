@@ -1,0 +1,147 @@
+"""The parser against the hand-computed corpus in tests/data/parse_cases.json, plus DST expansion."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from dateutil.rrule import rrulestr
+
+from bot.commands import Error, Remind, to_json
+from bot.help_text import HELP_TEXT
+from bot.parser import parse, read_command
+
+CASES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "data" / "parse_cases.json").read_text(encoding="utf-8"))["cases"]
+GSM7_BASIC = set("@$_!\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz \n")
+
+
+def _run(case: dict[str, Any]) -> dict[str, Any]:
+    # read_command, not parse: a bug must fail the test, not become a polite Error.
+    now = datetime.fromisoformat(case["now"])
+    return to_json(read_command(case["text"], now, case["zone"], case["sender"]))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_corpus(case: dict[str, Any]) -> None:
+    got = _run(case)
+    expected = case["expected"]
+    if expected["command"] == "error":
+        assert got["command"] == "error", got
+        assert case["error_contains"] in got["error"], got["error"]
+    else:
+        assert got == expected
+
+
+def test_corpus_is_big_and_varied() -> None:
+    assert len(CASES) >= 300
+    zones = {case["zone"] for case in CASES}
+    assert {"America/New_York", "America/Los_Angeles", "Europe/London"} <= zones
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_parse_agrees_with_read_command(case: dict[str, Any]) -> None:
+    now = datetime.fromisoformat(case["now"])
+    assert parse(case["text"], now, case["zone"], case["sender"]) == read_command(
+        case["text"], now, case["zone"], case["sender"])
+
+
+def _expand(text: str, now: str, zone: str, count: int) -> list[datetime]:
+    """Parse a recurring reminder and expand it the way the dispatcher does: naive local times."""
+    command = read_command(text, datetime.fromisoformat(now), zone, "+12125550147")
+    assert isinstance(command, Remind) and command.recurrence, command
+    start = command.send_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    rule = rrulestr(command.recurrence, dtstart=start)
+    return [moment.replace(tzinfo=ZoneInfo(zone)) for moment in rule[:count]]
+
+
+@pytest.mark.parametrize("text, now, zone, wall, offsets", [
+    ("remind me every day at 8am: meds", "2026-03-06T12:00:00-05:00", "America/New_York", "08:00",
+     {"-05:00", "-04:00"}),
+    ("remind me every day at 8am: meds", "2026-10-30T12:00:00-04:00", "America/New_York", "08:00",
+     {"-04:00", "-05:00"}),
+    ("remind me every day at 7:30pm: meds", "2026-03-27T12:00:00+00:00", "Europe/London", "19:30",
+     {"+00:00", "+01:00"}),
+    ("remind me every weekday at 9am: standup", "2026-10-22T12:00:00+01:00", "Europe/London", "09:00",
+     {"+01:00", "+00:00"}),
+    ("remind me every sunday at 6pm: call", "2026-02-27T12:00:00-08:00", "America/Los_Angeles", "18:00",
+     {"-08:00", "-07:00"}),
+])
+def test_recurring_rules_keep_local_clock_time_across_dst(text: str, now: str, zone: str, wall: str,
+                                                          offsets: set[str]) -> None:
+    occurrences = _expand(text, now, zone, 8)
+    assert {f"{moment:%H:%M}" for moment in occurrences} == {wall}
+    assert {moment.isoformat()[-6:] for moment in occurrences} == offsets
+
+
+def test_until_rule_expands_with_naive_dtstart_and_ends_on_the_day() -> None:
+    occurrences = _expand("remind me every day at 8am until jun 14: x", "2026-06-10T10:30:00-04:00",
+                          "America/New_York", 10)
+    assert [moment.day for moment in occurrences] == [11, 12, 13, 14]
+
+
+def test_count_rule_expands_to_count_occurrences() -> None:
+    occurrences = _expand("remind me every monday at 9am 3 times: x", "2026-06-10T10:30:00-04:00",
+                          "America/New_York", 10)
+    assert [moment.date().isoformat() for moment in occurrences] == ["2026-06-15", "2026-06-22", "2026-06-29"]
+
+
+def test_every_other_monday_starts_next_monday_then_skips_a_week() -> None:
+    occurrences = _expand("remind me every other monday at 9am: x", "2026-06-09T10:30:00-04:00",
+                          "America/New_York", 3)
+    assert [moment.date().isoformat() for moment in occurrences] == ["2026-06-15", "2026-06-29", "2026-07-13"]
+
+
+def test_for_two_weeks_daily_gives_fourteen_occurrences() -> None:
+    occurrences = _expand("remind me every day at 8am for 2 weeks: x", "2026-06-10T10:30:00-04:00",
+                          "America/New_York", 100)
+    assert len(occurrences) == 14
+
+
+def test_help_text_fits_two_gsm7_segments_and_offers_only_stop() -> None:
+    assert len(HELP_TEXT) <= 306
+    assert set(HELP_TEXT) <= GSM7_BASIC
+    assert "Text STOP to opt out" in HELP_TEXT
+    for keyword in ("CANCEL", "END", "QUIT", "UNSUBSCRIBE", "STOPALL", "HELP", "START", "INFO"):
+        assert keyword not in HELP_TEXT
+    assert "cancel <id>" in HELP_TEXT
+
+
+@pytest.mark.parametrize("text", ["remind me blorp: x", "cancel", "delete", "tz nowhere", "hello",
+                                  "remind me in 0 minutes: x", "remind me feb 30: x"])
+def test_error_replies_never_offer_a_bare_carrier_keyword(text: str) -> None:
+    command = read_command(text, datetime.fromisoformat("2026-06-10T10:30:00-04:00"), "America/New_York",
+                           "+12125550147")
+    if isinstance(command, Error):
+        for keyword in ('"cancel"', '"CANCEL"', '"end"', '"quit"', '"stop"', '"help"', '"info"'):
+            assert keyword not in command.error
+        assert len(command.error) <= 306
+
+
+def test_parse_turns_an_internal_failure_into_a_polite_error() -> None:
+    # A bad zone from the caller is a bug there; parse still answers instead of raising.
+    command = parse("remind me in 10 minutes: x", datetime.fromisoformat("2026-06-10T10:30:00-04:00"),
+                    "Not/AZone", "+12125550147")
+    assert isinstance(command, Error)
+
+
+def test_naive_now_is_read_in_the_sender_zone() -> None:
+    command = read_command("remind me in 10 minutes: x", datetime(2026, 6, 10, 10, 30), "America/New_York",
+                           "+12125550147")
+    assert isinstance(command, Remind)
+    assert command.send_at == datetime(2026, 6, 10, 10, 40, tzinfo=ZoneInfo("America/New_York"))
+    assert command.send_at - datetime(2026, 6, 10, 10, 30, tzinfo=ZoneInfo("America/New_York")) == timedelta(minutes=10)
+
+
+def test_import_does_not_load_dateparser() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, bot.parser; print('dateparser' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "False"
