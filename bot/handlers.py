@@ -78,14 +78,14 @@ def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
 
 def handle_list(command: ListReminders, ctx: HandlerContext) -> str:
     rows, total = store.pending_reminders(ctx.session, ctx.sender, wording.LIST_LIMIT)
-    return wording.reminder_list(
-        [(r.id, r.send_at, r.text, r.delivery_status) for r in rows], ctx.zone, total)
+    return wording.reminder_list([wording.ListedReminder(r.id, r.send_at, r.text, r.owner, r.recipient, r.source)
+                                  for r in rows], ctx.sender, ctx.zone, total)
 
 
 def handle_cancel(command: Cancel, ctx: HandlerContext) -> str:
     if store.count_commands_since(ctx.session, ctx.sender, "cancel", ctx.now - timedelta(hours=1)) > MAX_CANCELS_PER_HOUR:
         return wording.limit_reached(f"you can cancel at most {MAX_CANCELS_PER_HOUR} times an hour")
-    reminder = store.owned_reminder(ctx.session, command.id, ctx.sender)
+    reminder = store.visible_reminder(ctx.session, command.id, ctx.sender)
     if reminder is None or not store.cancel_reminder(reminder, ctx.now):
         return wording.unknown_reminder(command.id)
     return wording.cancelled(reminder.id, reminder.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,18 +42,24 @@ def find_by_idempotency_key(session: Session, key: str) -> Reminder | None:
     return session.scalars(select(Reminder).where(Reminder.idempotency_key == key)).first()
 
 
-def pending_reminders(session: Session, owner: str, limit: int) -> tuple[list[Reminder], int]:
-    """Return the owner's pending reminders, soonest first (at most ``limit``), and their count."""
-    condition = (Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))
+def _visible_to(number: str):  # type: ignore[no-untyped-def]
+    # A number sees the reminders it set and those addressed to it (set by someone else or over
+    # the API): the recipient can always see what is coming and cancel it.
+    return or_(Reminder.owner == number, Reminder.recipient == number)
+
+
+def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[Reminder], int]:
+    """Return the pending reminders visible to ``number``, soonest first (at most ``limit``), and their count."""
+    condition = (_visible_to(number), Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))
     rows = list(session.scalars(select(Reminder).where(*condition).order_by(Reminder.send_at).limit(limit)))
     total = session.scalar(select(func.count()).select_from(Reminder).where(*condition)) or 0
     return rows, total
 
 
-def owned_reminder(session: Session, reminder_id: str, owner: str) -> Reminder | None:
-    """Return the owner's reminder with this id; someone else's is as good as unknown."""
+def visible_reminder(session: Session, reminder_id: str, number: str) -> Reminder | None:
+    """Return the reminder with this id if ``number`` set it or receives it; any other is as good as unknown."""
     reminder = session.get(Reminder, reminder_id)
-    if reminder is None or reminder.owner != owner or reminder.kind != Kind.REMINDER:
+    if reminder is None or reminder.kind != Kind.REMINDER or number not in (reminder.owner, reminder.recipient):
         return None
     return reminder
 

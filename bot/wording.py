@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from typing import NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.occurrences import describe_rule
@@ -46,13 +46,33 @@ def nothing_to_snooze() -> str:
     return "There's no recent reminder to snooze. Text \"list\" to see your reminders."
 
 
-def reminder_list(rows: Sequence[tuple[str, datetime, str, str | None]], zone: str, total: int) -> str:
+class ListedReminder(NamedTuple):
+    """What the list shows of one reminder."""
+
+    id: str
+    send_at: datetime
+    text: str
+    owner: str | None
+    recipient: str
+    source: str
+
+
+def _direction(item: ListedReminder, sender: str) -> str:
+    if item.owner == sender and item.recipient != sender:
+        return f" (to {format_number(item.recipient)})"
+    if item.owner != sender:
+        return f" (from {format_number(item.owner)})" if item.owner else " (scheduled for you)"
+    return ""
+
+
+def reminder_list(items: Sequence[ListedReminder], sender: str, zone: str, total: int) -> str:
     """List pending reminders as "#id when: text", soonest first, bounded in length."""
-    if not rows:
+    if not items:
         return 'You have no pending reminders. Try "remind me tomorrow 9am: call mom".'
     lines = [f"Your reminders ({total}):"]
-    for reminder_id, send_at, text, delivery_status in rows[:LIST_LIMIT]:
-        lines.append(f"#{reminder_id} {format_when(send_at, zone)}: {_shorten(text, LIST_TEXT_WIDTH)}")
+    for item in items[:LIST_LIMIT]:
+        lines.append(f"#{item.id} {format_when(item.send_at, zone)}{_direction(item, sender)}: "
+                     f"{_shorten(item.text, LIST_TEXT_WIDTH)}")
     if total > LIST_LIMIT:
         lines.append(f"...and {total - LIST_LIMIT} more.")
     return "\n".join(lines)

@@ -40,5 +40,9 @@ def register_error_handlers(app: Flask | Blueprint) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> ResponseReturnValue:
         code = (error.name or "error").lower().replace(" ", "_")
-        response = error_response(error.code or 500, code, error.description or error.name)
-        return response
+        body, status = error_response(error.code or 500, code, error.description or error.name)
+        # Keep Werkzeug's own headers (Allow on a 405, Retry-After on a 429), but not its content type.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                body.headers[name] = value
+        return body, status
