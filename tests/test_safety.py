@@ -96,22 +96,22 @@ def test_third_party_reminders_can_be_switched_off(app_factory, signer, fake_tel
     assert _reminders(app) == []
 
 
-def test_pending_limit(app_factory, signer, fake_telnyx):
-    app = app_factory(MAX_PENDING_PER_SENDER=2)
+@pytest.mark.parametrize("setting, refusal, freed_by_cancel", [
+    ("MAX_PENDING_PER_SENDER", "2 pending reminders", True),
+    ("MAX_NEW_PER_HOUR", "at most 2 reminders an hour", False),
+], ids=["pending", "per-hour"])
+def test_reminder_count_limits(app_factory, signer, fake_telnyx, setting, refusal, freed_by_cancel):
+    app = app_factory(**{setting: 2})
     client = app.test_client()
     for n in range(3):
         send_sms(client, signer, f"remind me in {n + 1} hours: task {n}")
-    assert "2 pending reminders" in _any_reply(fake_telnyx, 3)
+    assert refusal in _any_reply(fake_telnyx, 3)
     assert len(_reminders(app)) == 2
-
-
-def test_hourly_limit(app_factory, signer, fake_telnyx):
-    app = app_factory(MAX_NEW_PER_HOUR=2)
-    client = app.test_client()
-    for n in range(3):
-        send_sms(client, signer, f"remind me in {n + 1} hours: task {n}")
-    assert "at most 2 reminders an hour" in _any_reply(fake_telnyx, 3)
-    assert len(_reminders(app)) == 2
+    send_sms(client, signer, f"cancel {_reminders(app)[0].id}")
+    send_sms(client, signer, "remind me in 5 hours: after cancel")
+    replies = _any_reply(fake_telnyx, 5)
+    assert ('"after cancel"' in replies) is freed_by_cancel  # a cancel frees a pending slot, not the hourly budget
+    assert replies.count(refusal) == (1 if freed_by_cancel else 2)
 
 
 def test_distinct_recipient_limit(app_factory, signer, fake_telnyx):
