@@ -49,8 +49,8 @@ class DispatchClock:
         self._run_at(datetime.now(timezone.utc))
 
     def shutdown(self) -> None:
-        """Stop claiming, let in-flight sends finish, stop the clock."""
-        self.dispatcher.stopping.set()
+        """Stop claiming, let in-flight sends finish, release the rest, stop the clock."""
+        self.dispatcher.request_stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.dispatcher.stop()

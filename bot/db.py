@@ -7,7 +7,9 @@ several instances starting at once do not race.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,8 +28,12 @@ def normalize_database_url(database_url: str) -> str:
     return database_url
 
 
-def make_engine(database_url: str) -> Engine:
-    """Create an engine configured for the bot's access pattern."""
+def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """Create an engine configured for the bot's access pattern.
+
+    Each send thread holds a connection only for its short reads and writes, never during the call
+    to Telnyx, so a pool smaller than DISPATCH_CONCURRENCY is enough (PostgreSQL only).
+    """
     database_url = normalize_database_url(database_url)
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -42,7 +48,7 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:
@@ -61,18 +67,26 @@ def alembic_config(connection: Connection | None = None):  # type: ignore[no-unt
     return config
 
 
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Hold the migration lock (a PostgreSQL advisory lock) on ``connection``; SQLite needs none."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()  # a failed migration leaves the transaction aborted
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        connection.commit()
+
+
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to ``revision``, one instance at a time."""
     from alembic import command
 
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-            connection.commit()
-        try:
-            command.upgrade(alembic_config(connection), revision)
-            connection.commit()
-        finally:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
-                connection.commit()
+    with engine.connect() as connection, migration_lock(connection):
+        command.upgrade(alembic_config(connection), revision)
+        connection.commit()

@@ -6,6 +6,14 @@ PostgreSQL), so any number of dispatchers on one database never claim the same
 row; a row whose lease ran out (its claimer died) is claimed again. Sends run on
 a bounded thread pool under an outbound rate limit, and failures are retried with
 exponential backoff and jitter, honouring Retry-After.
+
+Exactly once rests on two things. A row is only sent while its claim still holds
+a lease that outlasts the send: claims are sized to what the pool can send well
+within the lease, and a row that waited too long (a 429 pause, a slow Telnyx)
+renews its lease, conditionally on still holding the claim, before it is sent.
+And every send carries the Idempotency-Key ``{id}-{occurrence}``, so the one
+remaining window (the outcome could not be recorded, the lease ran out, another
+instance sent again) is deduplicated by Telnyx.
 """
 
 from __future__ import annotations
@@ -14,11 +22,14 @@ import logging
 import random
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Insert, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot import store, wording
@@ -33,7 +44,8 @@ from bot.transport import SendError, Transport
 
 log = logging.getLogger(__name__)
 
-_MAX_BATCHES_PER_TICK = 50  # bounds one tick; the next tick carries on
+_MAX_CLAIMS_PER_TICK = 100  # bounds one tick; the next tick carries on
+_RECORD_ATTEMPTS = 4  # about 1.4 s of database trouble (a failover, a restart) is ridden out
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Claim:
     send_at: datetime
     occurrence: int
     attempts: int
+    lease_until: datetime
 
 
 def _due_condition(now: datetime):  # type: ignore[no-untyped-def]
@@ -84,7 +97,8 @@ def claim_due(session_factory: SessionFactory, now: datetime, limit: int, lease:
                  .returning(*returned).execution_options(synchronize_session=False))
         rows = session.execute(claim).all()
     claims = [Claim(row.id, token, row.kind, row.source, row.owner, row.recipient, row.text, row.zone,
-                    row.recurrence, as_utc(row.send_at), row.occurrence, row.attempts) for row in rows]
+                    row.recurrence, as_utc(row.send_at), row.occurrence, row.attempts, now + lease)
+              for row in rows]
     return sorted(claims, key=lambda c: c.send_at)
 
 
@@ -106,32 +120,81 @@ class Dispatcher:
         self.clock = clock
         self.stopping = threading.Event()
         self.rate = TokenBucket(settings.outbound_rate_per_second)
-        self.pool = ThreadPoolExecutor(max_workers=max(settings.dispatch_concurrency, 1),
-                                       thread_name_prefix="send")
+        self.concurrency = max(settings.dispatch_concurrency, 1)
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
+        # A row is sent only with at least this much lease left: the send's own timeout, plus room
+        # for recording the outcome and for clock skew between instances.
+        margin = max(1.0, settings.send_timeout_seconds / 2)
+        self.renew_below = timedelta(seconds=settings.send_timeout_seconds + margin)
+        self.lease = max(timedelta(seconds=settings.lease_seconds), 2 * self.renew_below)
+        if self.lease.total_seconds() > settings.lease_seconds:
+            log.warning("LEASE_SECONDS=%s is too short for SEND_TIMEOUT_SECONDS=%s; using %.0f s",
+                        settings.lease_seconds, settings.send_timeout_seconds, self.lease.total_seconds())
+        self.claim_limit = self._claim_limit()
+        self._submitted: dict[Future[None], Claim] = {}  # the current tick's sends, for request_stop
         self.last_tick_at: datetime | None = None
         self.sent_count = 0
         self.failed_count = 0
+        self._count_lock = threading.Lock()
+
+    def _claim_limit(self) -> int:
+        """Claim no more than the pool sends within half a lease, even if every send times out."""
+        half_lease = self.lease.total_seconds() / 2
+        waves = max(1, int(half_lease // max(self.settings.send_timeout_seconds, 0.001)))
+        limit = min(self.settings.dispatch_batch_size, self.concurrency * waves)
+        if self.settings.outbound_rate_per_second > 0:
+            limit = min(limit, int(self.settings.outbound_rate_per_second * half_lease))
+        return max(limit, 1)
 
     def tick(self) -> int:
         """Claim and send everything due now; return how many rows were processed."""
         processed = 0
-        lease = timedelta(seconds=self.settings.lease_seconds)
-        for _ in range(_MAX_BATCHES_PER_TICK):
-            if self.stopping.is_set():
-                break
-            claims = claim_due(self.session_factory, self.clock(), self.settings.dispatch_batch_size, lease)
-            if not claims:
-                break
-            list(self.pool.map(self._process, claims))
-            processed += len(claims)
-            if len(claims) < self.settings.dispatch_batch_size:
-                break
+        submitted = self._submitted = {}
+        running: set[Future[None]] = set()
+        try:
+            for _ in range(_MAX_CLAIMS_PER_TICK):
+                if self.stopping.is_set():
+                    break
+                claims = claim_due(self.session_factory, self.clock(), self.claim_limit, self.lease)
+                for position, claim in enumerate(claims):
+                    try:
+                        future = self.pool.submit(self._process, claim)
+                    except RuntimeError:  # stop() shut the pool down under us
+                        self._release_all(claims[position:])
+                        return processed + position
+                    submitted[future] = claim
+                    running.add(future)
+                processed += len(claims)
+                if len(claims) < self.claim_limit:
+                    break
+                # Claim the next batch only when the pool is about to run dry, so that rows are
+                # claimed shortly before they are sent and the pool never idles between batches.
+                # request_stop() cancels the queued sends, which ends this wait at once.
+                while len(running) > self.concurrency and not self.stopping.is_set():
+                    running -= wait(running, return_when=FIRST_COMPLETED).done
+        finally:
+            self._finish(submitted)
         self.last_tick_at = self.clock()
         return processed
 
+    def _finish(self, submitted: dict[Future[None], Claim]) -> None:
+        """Wait for this tick's sends; when stopping, release in one go the ones not started yet."""
+        if self.stopping.is_set():
+            for future in submitted:
+                future.cancel()
+        wait(submitted)
+        self._release_all([claim for future, claim in submitted.items() if future.cancelled()])
+        self._submitted = {}
+
+    def request_stop(self) -> None:
+        """Stop claiming and drop the queued sends (their rows are released); do not wait."""
+        self.stopping.set()
+        for future in list(self._submitted):
+            future.cancel()
+
     def stop(self) -> None:
         """Stop claiming; sends in flight finish, claimed rows not yet sent are released."""
-        self.stopping.set()
+        self.request_stop()
         self.pool.shutdown(wait=True)
 
     def _process(self, claim: Claim) -> None:
@@ -144,9 +207,13 @@ class Dispatcher:
         if self.stopping.is_set() or not self.rate.acquire(self.stopping):
             self._release(claim)
             return
+        if not self._hold_lease(claim):
+            log.warning("reminder %s changed while it waited to be sent", claim.id)
+            return
         with self.session_factory() as session:
-            text, introduced = self._compose(session, claim)
-            opted_out = store.is_opted_out(session, claim.recipient) and claim.source != "optout"
+            contact = session.get(Contact, claim.recipient)  # one read: the opt-out and the introduction
+        text, introduced = self._compose(contact, claim)
+        opted_out = contact is not None and contact.opted_out_at is not None and claim.source != "optout"
         if opted_out:
             self._fail(claim, "opted_out")
             return
@@ -158,12 +225,35 @@ class Dispatcher:
         except SendError as error:
             self._handle_send_error(claim, error)
             return
-        self._record_sent(claim, result.provider_message_id, introduced)
+        # The message is out: try hard to record it. If this fails for good the row keeps its claim,
+        # another instance sends it again after the lease, and Telnyx drops it by Idempotency-Key.
+        for attempt in range(_RECORD_ATTEMPTS):
+            try:
+                self._record_sent(claim, result.provider_message_id, introduced)
+                return
+            except OperationalError:
+                if attempt == _RECORD_ATTEMPTS - 1:
+                    raise
+                log.warning("could not record the send of %s; trying again", claim.id, exc_info=True)
+                time.sleep(0.2 * 2 ** attempt)
 
-    def _compose(self, session: Session, claim: Claim) -> tuple[str, bool]:
+    def _hold_lease(self, claim: Claim) -> bool:
+        """Make sure the claim's lease outlasts the send; False if the claim was lost meanwhile."""
+        now = self.clock()
+        if claim.lease_until - now >= self.renew_below:
+            return True
+        # Conditional on the token: if the lease ran out and another instance took the row, this
+        # matches nothing; if not, the new lease keeps other instances off the row from now on.
+        renew = (update(Reminder)
+                 .where(Reminder.id == claim.id, Reminder.claim_token == claim.token,
+                        Reminder.status == Status.SENDING)
+                 .values(lease_until=now + self.lease).execution_options(synchronize_session=False))
+        with self.session_factory() as session, session.begin():
+            return session.execute(renew).rowcount == 1
+
+    def _compose(self, contact: Contact | None, claim: Claim) -> tuple[str, bool]:
         if claim.kind != Kind.REMINDER:
             return claim.text, False
-        contact = session.get(Contact, claim.recipient)
         first_contact = (contact is None or contact.introduced_at is None) and claim.owner != claim.recipient
         if claim.source == "api":
             return wording.api_prefix(first_contact) + claim.text, first_contact
@@ -180,35 +270,32 @@ class Dispatcher:
         return reminder
 
     def _record_sent(self, claim: Claim, provider_message_id: str | None, introduced: bool) -> None:
+        # Two statements, each conditional, instead of reading the row and the contact back: this
+        # runs once per message, and its round trips were half of the dispatcher's time per send.
         now = self.clock()
+        values: dict[str, object] = dict(sent_at=now, provider_message_id=provider_message_id,
+                                         delivery_status="queued", attempts=0, error=None, claim_token=None,
+                                         lease_until=None, status=Status.SENT)
+        following = next_occurrence(claim.recurrence, claim.send_at, claim.zone, now) if claim.recurrence else None
+        if following is not None:
+            # Next occurrence after now, in the same transaction: missed ones collapse into one send.
+            values.update(status=Status.SCHEDULED, send_at=following, due_at=following,
+                          occurrence=Reminder.occurrence + 1)
+        record = (update(Reminder)
+                  .where(Reminder.id == claim.id, Reminder.claim_token == claim.token,
+                         Reminder.status == Status.SENDING)
+                  .values(**values).execution_options(synchronize_session=False))
         with self.session_factory() as session, session.begin():
-            reminder = self._owned(session, claim)
-            if reminder is None:
+            if session.execute(record).rowcount != 1:
                 log.warning("reminder %s changed while it was being sent", claim.id)
                 return
             if claim.kind == Kind.REMINDER:
-                contact = store.get_contact(session, claim.recipient)
-                contact.last_reminder_id = claim.id  # what "snooze" refers to
+                contact = {"last_reminder_id": claim.id}  # what "snooze" refers to
                 if introduced:
-                    contact.introduced_at = now
-            reminder.sent_at = now
-            reminder.provider_message_id = provider_message_id
-            reminder.delivery_status = "queued"
-            reminder.attempts = 0
-            reminder.error = None
-            reminder.claim_token = None
-            reminder.lease_until = None
-            following = (next_occurrence(reminder.recurrence, reminder.send_at, reminder.zone, now)
-                         if reminder.recurrence else None)
-            if following is not None:
-                # Next occurrence after now, in the same transaction: missed ones collapse into one send.
-                reminder.status = Status.SCHEDULED
-                reminder.send_at = following
-                reminder.due_at = following
-                reminder.occurrence += 1
-            else:
-                reminder.status = Status.SENT
-        self.sent_count += 1
+                    contact["introduced_at"] = now
+                session.execute(_upsert(session, Contact, {"number": claim.recipient, **contact}, contact))
+        with self._count_lock:
+            self.sent_count += 1
         log.info("sent %s %s to %s", claim.kind, claim.id, mask_number(claim.recipient))
 
     def _handle_send_error(self, claim: Claim, error: SendError) -> None:
@@ -254,16 +341,35 @@ class Dispatcher:
                 store.add_message(session, recipient=owner, text=wording.delivery_failed(
                     reminder.id, reminder.recipient, _readable_reason(reason)), send_at=now, now=now,
                     kind=Kind.NOTICE, source="bot", zone=reminder.zone)
-        self.failed_count += 1
+        with self._count_lock:
+            self.failed_count += 1
         log.warning("%s %s to %s failed: %s", claim.kind, claim.id, mask_number(claim.recipient), reason)
 
     def _release(self, claim: Claim) -> None:
+        self._release_all([claim])
+
+    def _release_all(self, claims: list[Claim]) -> None:
+        """Put claimed rows that were not sent back to ``scheduled``, for any instance to take."""
+        by_token: dict[str, list[str]] = {}
+        for claim in claims:
+            by_token.setdefault(claim.token, []).append(claim.id)
+        if not by_token:
+            return
         with self.session_factory() as session, session.begin():
-            reminder = self._owned(session, claim)
-            if reminder is not None:
-                reminder.status = Status.SCHEDULED
-                reminder.claim_token = None
-                reminder.lease_until = None
+            for token, ids in by_token.items():
+                session.execute(
+                    update(Reminder)
+                    .where(Reminder.id.in_(ids), Reminder.claim_token == token, Reminder.status == Status.SENDING)
+                    .values(status=Status.SCHEDULED, claim_token=None, lease_until=None)
+                    .execution_options(synchronize_session=False))
+        log.debug("released %d claimed messages", len(claims))
+
+
+def _upsert(session: Session, model: type[Contact], row: dict[str, object], changes: dict[str, object]) -> Insert:
+    """Return INSERT ... ON CONFLICT (primary key) DO UPDATE, for PostgreSQL or SQLite."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).values(**row).on_conflict_do_update(
+        index_elements=list(model.__table__.primary_key.columns), set_=changes)
 
 
 def _readable_reason(reason: str) -> str:

@@ -17,7 +17,8 @@ from bot.timeutil import utc_now
 
 log = logging.getLogger(__name__)
 
-# Telnyx error codes that will not change on a retry (https://developers.telnyx.com/docs/messaging/messages/error-codes).
+# Telnyx error codes that will not change on a retry
+# (https://developers.telnyx.com/docs/messaging/messages/error-codes).
 OPTED_OUT_CODES = {"40300"}
 
 
@@ -91,11 +92,14 @@ class TelnyxTransport:
 
         self._telnyx = telnyx
         self._client = telnyx.Telnyx(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+        # The SDK imports every resource module on first use of ``client.messages`` (about a second
+        # here, telnyx 4.189): pay that at start-up rather than making the first reminder late.
+        self._messages = self._client.messages
 
     def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
         telnyx = self._telnyx
         try:
-            response = self._client.messages.send(
+            response = self._messages.send(
                 from_=from_number, to=to, text=text, idempotency_key=idempotency_key
             )
         except telnyx.APITimeoutError as exc:

@@ -40,3 +40,10 @@ def postgres_database() -> Iterator[str]:
     finally:
         with _admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_database(url: str) -> None:
+    """Drop a database made by ``postgres_database`` now, closing its connections."""
+    name = url.rsplit("/", 1)[1]
+    with _admin_connection() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,7 +1,9 @@
 """A dispatcher in a process of its own, for the multi-process tests.
 
 Usage: python -m tests.dispatch_worker DATABASE_URL TELNYX_BASE_URL LEASE_SECONDS IDLE_SECONDS
-Ticks until nothing has been due for IDLE_SECONDS (bounded to two minutes in all).
+Ticks until nothing is pending in the database and nothing has been due for IDLE_SECONDS
+(bounded to two minutes in all). Waiting for the pending rows too means a worker that starts
+quickly does not give up before rows inserted for the future come due.
 """
 
 from __future__ import annotations
@@ -9,29 +11,45 @@ from __future__ import annotations
 import sys
 import time
 
+from sqlalchemy import func, select
+
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
+from bot.models import Reminder, Status
 from bot.settings import load_settings
 from bot.transport import TelnyxTransport
 
 
 def main(database_url: str, base_url: str, lease: str, idle: str) -> None:
+    # The send timeout must fit the lease several times over (see Dispatcher.renew_below).
+    send_timeout = min(5.0, float(lease) / 4)
     settings = load_settings(overrides={
         "DATABASE_URL": database_url, "TELNYX_API_KEY": "KEY_WORKER", "TELNYX_PHONE_NUMBER": "+13125550100",
-        "LEASE_SECONDS": lease, "OUTBOUND_RATE_PER_SECOND": 0, "DISPATCH_BATCH_SIZE": 20,
-        "DISPATCH_CONCURRENCY": 4, "RETRY_BASE_SECONDS": 0.05, "RETRY_MAX_SECONDS": 0.2,
+        "LEASE_SECONDS": lease, "SEND_TIMEOUT_SECONDS": send_timeout, "OUTBOUND_RATE_PER_SECOND": 0,
+        "DISPATCH_BATCH_SIZE": 20, "DISPATCH_CONCURRENCY": 4, "RETRY_BASE_SECONDS": 0.05,
+        "RETRY_MAX_SECONDS": 0.2,
     })
     engine = make_engine(database_url)
     upgrade_database(engine)
-    dispatcher = Dispatcher(make_session_factory(engine), TelnyxTransport("KEY_WORKER", base_url, 5.0), settings)
+    sessions = make_session_factory(engine)
+    transport = TelnyxTransport("KEY_WORKER", base_url, settings.send_timeout_seconds)
+    dispatcher = Dispatcher(sessions, transport, settings)
     print("ready", flush=True)
+
+    def pending() -> int:
+        with sessions() as session:
+            return session.scalar(select(func.count()).where(Reminder.status.in_(Status.PENDING))) or 0
+
     started = last_work = time.monotonic()
-    while time.monotonic() - last_work < float(idle) and time.monotonic() - started < 120:
+    while time.monotonic() - started < 120:
         if dispatcher.tick():
             last_work = time.monotonic()
+        elif time.monotonic() - last_work >= float(idle) and not pending():
+            break
         else:
             time.sleep(0.05)
     dispatcher.stop()
+    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Exactly once with several dispatchers on one PostgreSQL database, and after a SIGKILL."""
+"""Exactly once: several dispatchers on one PostgreSQL database, a SIGKILL, and a claim that outlived its lease."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, claim_due
 from bot.ids import new_id
 from bot.models import Reminder, Status
 from bot.settings import load_settings
@@ -117,7 +117,7 @@ def test_killed_worker_claims_are_taken_over_after_the_lease(pg_url):
     fake = FakeTelnyx(latency=0.2).start()
     try:
         ids = _insert_due(pg_url, 120)
-        victim = _worker(pg_url, fake, lease=3)
+        victim = _worker(pg_url, fake, lease=4)
         assert victim.stdout.readline().strip() == "ready"
         assert fake.wait_for(lambda sent: len(sent) >= 10, timeout=30)
         victim.send_signal(signal.SIGKILL)
@@ -127,9 +127,52 @@ def test_killed_worker_claims_are_taken_over_after_the_lease(pg_url):
             stranded = session.scalar(select(func.count()).where(Reminder.status == Status.SENDING))
         engine.dispose()
         assert stranded > 0  # the kill left claimed rows behind
-        survivor = _worker(pg_url, fake, lease=3, idle=5)
+        survivor = _worker(pg_url, fake, lease=4, idle=1)
         survivor.wait(timeout=120)
         assert survivor.returncode == 0, survivor.stderr.read()
         _assert_each_sent_once(fake, pg_url, ids)
     finally:
         fake.stop()
+
+
+def _sqlite_dispatcher(tmp_path, fake: FakeTelnyx, clock=utc_now) -> Dispatcher:
+    url = f"sqlite:///{tmp_path / 'lease.db'}"
+    engine = make_engine(url)
+    upgrade_database(engine)
+    settings = load_settings(overrides={"DATABASE_URL": url, "TELNYX_API_KEY": "K", "TELNYX_PHONE_NUMBER":
+                                        "+13125550100", "OUTBOUND_RATE_PER_SECOND": 0, "SEND_TIMEOUT_SECONDS": 2})
+    return Dispatcher(make_session_factory(engine), TelnyxTransport("K", fake.url, 2.0), settings, clock)
+
+
+def test_a_claim_whose_lease_ran_out_is_not_sent_if_another_instance_took_the_row(tmp_path, fake_telnyx):
+    first = _sqlite_dispatcher(tmp_path, fake_telnyx)
+    ids = _insert_due(str(first.session_factory.kw["bind"].url), 1)
+    # The first instance claims the row, then its send sits in the queue past the lease...
+    [stale] = claim_due(first.session_factory, utc_now(), 10, timedelta(seconds=1))
+    later = _sqlite_dispatcher(tmp_path, fake_telnyx, clock=lambda: utc_now() + timedelta(seconds=2))
+    assert later.tick() == 1  # ...so a second instance takes the row over and sends it.
+    first._process(stale)  # The queued send finally runs: its claim is gone, so it must not send.
+    assert len(fake_telnyx.messages) == 1
+    _assert_each_sent_once(fake_telnyx, str(first.session_factory.kw["bind"].url), ids)
+    for dispatcher in (first, later):
+        dispatcher.stop()
+        dispatcher.session_factory.kw["bind"].dispose()
+
+
+def test_a_claim_about_to_run_out_renews_its_lease_before_sending(tmp_path, fake_telnyx):
+    dispatcher = _sqlite_dispatcher(tmp_path, fake_telnyx)
+    url = str(dispatcher.session_factory.kw["bind"].url)
+    ids = _insert_due(url, 1)
+    [claim] = claim_due(dispatcher.session_factory, utc_now(), 10, timedelta(seconds=1))
+    renewed = []
+    fake_telnyx.rule = lambda request: renewed.append(_lease_left(dispatcher, claim.id)) or None
+    dispatcher._process(claim)
+    assert renewed and renewed[0] > dispatcher.renew_below.total_seconds()  # renewed before the send
+    _assert_each_sent_once(fake_telnyx, url, ids)
+    dispatcher.stop()
+    dispatcher.session_factory.kw["bind"].dispose()
+
+
+def _lease_left(dispatcher: Dispatcher, reminder_id: str) -> float:
+    with dispatcher.session_factory() as session:
+        return (session.get(Reminder, reminder_id).lease_until - utc_now()).total_seconds()

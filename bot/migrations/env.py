@@ -1,9 +1,15 @@
-"""Alembic environment: runs on the connection ``bot.db.upgrade_database`` hands it."""
+"""Alembic environment: runs on the connection ``bot.db.upgrade_database`` hands it.
+
+From the command line (``alembic -c bot/migrations/alembic.ini -x url=... upgrade head``)
+it opens its own connection and takes the same lock as start-up does.
+"""
 
 from __future__ import annotations
 
+import os
+from logging.config import fileConfig
+
 from alembic import context
-from sqlalchemy import create_engine
 
 from bot.models import Base
 
@@ -16,11 +22,22 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    # `alembic -x url=...` from the command line.
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
-    with create_engine(url).connect() as fresh_connection:
-        _run(fresh_connection)
-        fresh_connection.commit()
+    # The command line: an edge of the system, so it may read the environment.
+    from bot.db import make_engine, migration_lock
+
+    if config.config_file_name is not None:
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
+    url = (context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+           or os.environ.get("DATABASE_URL"))
+    if not url:
+        raise SystemExit("Give the database: alembic -x url=postgresql://... or set DATABASE_URL.")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as fresh_connection, migration_lock(fresh_connection):
+            _run(fresh_connection)
+            fresh_connection.commit()
+    finally:
+        engine.dispose()
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,44 @@
+"""Gunicorn settings for production: ``gunicorn 'app:create_app()' -c gunicorn.conf.py``.
+
+Every worker builds its own app, and with it its own dispatcher: the database is the
+queue and claims are atomic, so any number of workers (and hosts) share the sending.
+This file is an edge of the system, so it reads the environment:
+
+    PORT                 port to listen on (default 5000, as for ``python app.py``)
+    WEB_CONCURRENCY      worker processes (default 2)
+    GUNICORN_THREADS     request threads per worker (default 4)
+    SEND_TIMEOUT_SECONDS the bot's Telnyx timeout; the graceful timeout leaves room for one send
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Build the app in each worker, after the fork: the dispatcher's threads (APScheduler, the send
+# pool) and the database connections must not be created in the master and inherited.
+preload_app = False
+# On SIGTERM a worker stops taking requests, then (worker_exit below) stops claiming, lets the sends
+# already on the wire finish and releases the claimed rows it had not sent. A send takes at most
+# SEND_TIMEOUT_SECONDS, so give it that plus room to record the outcomes before the master kills it.
+graceful_timeout = int(float(os.environ.get("SEND_TIMEOUT_SECONDS", "10"))) + 20
+timeout = 30
+keepalive = 5
+accesslog = "-"
+# Gunicorn 27 (the pinned version) opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl), which two
+# servers on one host (blue/green, tests) would fight over; the bot does not use it.
+control_socket_disable = True
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Shut the worker's bot down cleanly: finish in-flight sends, release claimed rows."""
+    # create_app also registers bot.shutdown with atexit; shutdown is idempotent, and doing it here
+    # makes it happen even when the worker leaves through os._exit, where atexit does not run.
+    app = getattr(worker, "wsgi", None)
+    bot = getattr(app, "extensions", {}).get("bot") if app is not None else None
+    if bot is not None:
+        bot.shutdown()

@@ -1,0 +1,72 @@
+"""Telnyx's delivery reports (message.sent, message.finalized) land on the reminder they belong to."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.models import Kind, Reminder, Status
+from tests.conftest import ALICE, json_of, post_signed, wait_until
+from tests.fake_telnyx import ReceivedMessage
+from tests.signing import message_received, message_status
+
+
+def _deliver_a_reminder(app, client, signer, fake_telnyx) -> ReceivedMessage:
+    """Text the bot a reminder due in a second; return what the fake received once the bot recorded it."""
+    response = post_signed(client, signer, message_received("remind me in 1 second: water the plants", ALICE))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert fake_telnyx.wait_for(lambda sent: any(m.text.endswith("water the plants") and m.text.startswith(
+        "Reminder") for m in sent), timeout=10)
+    [sent] = [m for m in fake_telnyx.delivered(ALICE) if m.text.startswith("Reminder")]
+    assert sent.provider_id
+    assert wait_until(lambda: _reminder(app).status == Status.SENT)  # the fake answers before the bot records
+    return sent
+
+
+def _reminder(app) -> Reminder:
+    with app.extensions["bot"].session_factory() as session:
+        return session.scalars(select(Reminder).where(Reminder.kind == Kind.REMINDER)).one()
+
+
+def _report(client, signer, event_type: str, provider_id: str, status: str) -> dict:
+    response = post_signed(client, signer, message_status(event_type, provider_id, status, ALICE))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json_of(response)
+
+
+def test_sent_then_finalized_is_stored_on_the_reminder(app, client, signer, fake_telnyx):
+    sent = _deliver_a_reminder(app, client, signer, fake_telnyx)
+    row = _reminder(app)
+    assert (row.status, row.provider_message_id, row.delivery_status) == (Status.SENT, sent.provider_id, "queued")
+
+    assert _report(client, signer, "message.sent", sent.provider_id, "sent")["status"] == "recorded"
+    row = _reminder(app)
+    assert (row.delivery_status, row.provider_message_id) == ("sent", sent.provider_id)
+
+    assert _report(client, signer, "message.finalized", sent.provider_id, "delivered")["status"] == "recorded"
+    row = _reminder(app)
+    assert (row.status, row.delivery_status, row.provider_message_id) == (
+        Status.DELIVERED, "delivered", sent.provider_id)
+
+
+def test_finalized_before_sent_does_not_regress(app, client, signer, fake_telnyx):
+    sent = _deliver_a_reminder(app, client, signer, fake_telnyx)
+    assert _report(client, signer, "message.finalized", sent.provider_id, "delivered")["status"] == "recorded"
+    assert _report(client, signer, "message.sent", sent.provider_id, "sent")["status"] == "recorded"
+    row = _reminder(app)
+    assert (row.status, row.delivery_status, row.provider_message_id) == (
+        Status.DELIVERED, "delivered", sent.provider_id)
+
+
+@pytest.mark.parametrize("final", ["delivery_failed", "sending_failed"])
+def test_failed_delivery_marks_the_reminder_failed(app, client, signer, fake_telnyx, final):
+    sent = _deliver_a_reminder(app, client, signer, fake_telnyx)
+    assert _report(client, signer, "message.finalized", sent.provider_id, final)["status"] == "recorded"
+    row = _reminder(app)
+    assert (row.status, row.delivery_status) == (Status.FAILED, final)
+    assert final in row.error
+
+
+def test_report_for_an_unknown_message_is_accepted_and_ignored(app, client, signer):
+    body = _report(client, signer, "message.finalized", "40317c2e-0000-4000-8000-000000000000", "delivered")
+    assert body == {"status": "unknown_message"}

@@ -1,0 +1,79 @@
+"""Production serving: gunicorn with several workers on PostgreSQL sends each reminder once and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.models import Reminder, Status
+from tests.conftest import BOT_NUMBER, wait_until
+from tests.databases import postgres_database
+from tests.signing import WebhookSigner
+from tests.test_concurrent_dispatch import _assert_each_sent_once, _insert_due
+from tests.test_shutdown import free_port, healthy
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 300
+WORKERS = 3
+
+
+@pytest.fixture
+def pg_url():
+    with postgres_database() as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+        yield url
+
+
+def _count_sent(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            return session.scalar(select(func.count()).where(Reminder.status == Status.SENT)) or 0
+    finally:
+        engine.dispose()
+
+
+def test_gunicorn_workers_send_each_reminder_once_and_stop_on_sigterm(pg_url, fake_telnyx, tmp_path):
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    assert gunicorn, "gunicorn is in requirements.txt"
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": pg_url, "TELNYX_API_KEY": "KEY_GUNICORN",
+                   "TELNYX_PHONE_NUMBER": BOT_NUMBER, "TELNYX_BASE_URL": fake_telnyx.url,
+                   "TELNYX_PUBLIC_KEY": WebhookSigner().public_key, "DISPATCH_INTERVAL_SECONDS": "0.2",
+                   "OUTBOUND_RATE_PER_SECOND": "0", "SEND_TIMEOUT_SECONDS": "5", "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [gunicorn, "app:create_app()", "-c", str(ROOT / "gunicorn.conf.py"), "--workers", str(WORKERS),
+             "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: healthy(port) or server.poll() is not None, timeout=30), log.read_text()
+        assert server.poll() is None, log.read_text()[-3000:]
+        ids = _insert_due(pg_url, ROWS, due_in=2.0)
+        assert wait_until(lambda: _count_sent(pg_url) == ROWS, timeout=45, interval=0.2), log.read_text()[-3000:]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+            pytest.fail(f"gunicorn did not stop within 30 s of SIGTERM:\n{log.read_text()[-3000:]}")
+    assert code == 0, log.read_text()[-3000:]
+    assert len(fake_telnyx.messages) == ROWS  # not even a duplicate attempt reached the API
+    _assert_each_sent_once(fake_telnyx, pg_url, ids)
+    text = log.read_text()
+    booted = [line for line in text.splitlines() if "Booting worker" in line]
+    assert len(booted) == WORKERS, text[-3000:]  # none crashed and was replaced
+    assert len([line for line in text.splitlines() if "Worker exiting" in line]) == WORKERS
+    assert "Traceback" not in text and "WORKER TIMEOUT" not in text, text[-3000:]

@@ -1,0 +1,112 @@
+"""Migrations keep every stored reminder: a database made by the first migration upgrades to head intact."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, insert, select, text
+
+from bot.db import alembic_config, make_engine, upgrade_database
+from tests.databases import postgres_database
+
+ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = ROOT / "bot" / "migrations" / "alembic.ini"
+SCRIPTS = ScriptDirectory.from_config(alembic_config())
+FIRST = SCRIPTS.get_base()
+HEAD = SCRIPTS.get_current_head()
+MOMENT = datetime(2026, 11, 23, 12, 0, 0)  # stored naive UTC, as UTCDateTime does
+
+REMINDERS = [
+    dict(id=f"r{n:03d}", kind="reminder", source="sms", owner="+12125550147", recipient="+16465550199",
+         text=f"water the plants #{n} — ünïcode ✓", zone="America/New_York",
+         recurrence="FREQ=DAILY" if n % 2 else None, send_at=MOMENT, due_at=MOMENT,
+         status=("scheduled", "sending", "sent", "failed", "cancelled")[n % 5], occurrence=n, attempts=n % 3,
+         claim_token=None, lease_until=None, created_at=MOMENT, sent_at=None, cancelled_at=None,
+         provider_message_id=f"p-{n}" if n % 5 == 2 else None, delivery_status=None, error=None,
+         owner_notified=False, idempotency_key=f"key-{n}")
+    for n in range(25)
+]
+CONTACT = dict(number="+16465550199", timezone="America/New_York", opted_out_at=None, introduced_at=MOMENT,
+               refused_at=None, last_reminder_id="r002")
+INBOUND = dict(message_id="in-1", event_id="ev-1", sender="+12125550147", received_at=MOMENT, command="remind")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def _tables(engine: Engine) -> MetaData:
+    """Reflect the schema as it is now, so the rows fit the first migration's columns, not the model's."""
+    metadata = MetaData()
+    metadata.reflect(engine)
+    return metadata
+
+
+def _version(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+
+
+def test_upgrade_from_the_first_migration_keeps_every_row(database_url):
+    engine = make_engine(database_url)
+    try:
+        upgrade_database(engine, FIRST)
+        assert _version(engine) == FIRST
+        tables = _tables(engine).tables
+        with engine.begin() as connection:
+            connection.execute(insert(tables["reminders"]), REMINDERS)
+            connection.execute(insert(tables["contacts"]), [CONTACT])
+            connection.execute(insert(tables["inbound_messages"]), [INBOUND])
+
+        upgrade_database(engine, "head")
+        upgrade_database(engine, "head")  # a second start-up finds nothing to do
+
+        assert _version(engine) == HEAD
+        tables = _tables(engine).tables
+        with engine.connect() as connection:
+            for name, expected in (("reminders", REMINDERS), ("contacts", [CONTACT]),
+                                   ("inbound_messages", [INBOUND])):
+                table = tables[name]
+                columns = [table.c[column] for column in expected[0]]
+                stored = [dict(row._mapping) for row in connection.execute(
+                    select(*columns).order_by(columns[0]))]
+                assert [_naive(row) for row in stored] == expected, name
+    finally:
+        engine.dispose()
+
+
+def _naive(row: dict) -> dict:
+    """PostgreSQL and SQLite both hand back what was stored; drop a zone if a driver adds one."""
+    return {key: value.astimezone(timezone.utc).replace(tzinfo=None)
+            if isinstance(value, datetime) and value.tzinfo else value for key, value in row.items()}
+
+
+def test_alembic_command_line_upgrades_and_reports_the_head(database_url):
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")  # bare URLs work too
+    alembic = [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "-x", f"url={url}"]
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    upgrade = subprocess.run([*alembic, "upgrade", "head"], cwd="/", env=environment, capture_output=True,
+                             text=True, timeout=60)
+    assert upgrade.returncode == 0, upgrade.stderr
+    current = subprocess.run([*alembic, "current"], cwd="/", env=environment, capture_output=True, text=True,
+                             timeout=60)
+    assert current.returncode == 0, current.stderr
+    assert f"{HEAD} (head)" in current.stdout
+    engine = make_engine(database_url)
+    try:
+        assert _version(engine) == HEAD
+        assert {"reminders", "contacts", "inbound_messages"} <= set(_tables(engine).tables)
+    finally:
+        engine.dispose()
