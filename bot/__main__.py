@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot parse ...`` and ``python -m bot chat``.
+"""Command line: ``python -m bot parse ...``, ``python -m bot chat`` and ``python -m bot migrate``.
 
 This is an edge of the system, so it may read the environment.
 """
@@ -84,6 +84,24 @@ def _chat_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate_command(args: argparse.Namespace) -> int:
+    from dotenv import load_dotenv
+    from sqlalchemy import text
+
+    from bot.db import make_engine, upgrade_database
+    from bot.settings import load_settings
+
+    load_dotenv()
+    url = args.db or load_settings(os.environ).database_url
+    engine = make_engine(url)
+    upgrade_database(engine, args.revision)
+    with engine.connect() as connection:
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    print(f"database at revision {revision}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="SMS reminder bot tools")
@@ -100,6 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat_parser.add_argument("--number", default="+12125550147", help="the number you text from")
     chat_parser.add_argument("--db", help="DATABASE_URL to use (default: from the environment)")
     chat_parser.set_defaults(run=_chat_command)
+
+    migrate_parser = commands.add_parser("migrate", help="upgrade the database schema (start-up does it too)")
+    migrate_parser.add_argument("--db", help="DATABASE_URL to upgrade (default: from the environment)")
+    migrate_parser.add_argument("--revision", default="head", help="target revision (default: head)")
+    migrate_parser.set_defaults(run=_migrate_command)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from bot import store, wording
 from bot.db import SessionFactory
+from bot.metrics import Metrics
 from bot.models import Contact, Kind, Reminder, Status
 from bot.occurrences import next_occurrence
 from bot.phones import mask_number
@@ -102,6 +103,14 @@ def claim_due(session_factory: SessionFactory, now: datetime, limit: int, lease:
     return sorted(claims, key=lambda c: c.send_at)
 
 
+def _by_recipient(claims: list[Claim]) -> list[list[Claim]]:
+    """Group claims by recipient, keeping their order (soonest first)."""
+    groups: dict[str, list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault(claim.recipient, []).append(claim)
+    return list(groups.values())
+
+
 def next_due_at(session_factory: SessionFactory) -> datetime | None:
     """Return when the soonest scheduled row is due, to wake up just in time."""
     with session_factory() as session:
@@ -113,8 +122,9 @@ class Dispatcher:
     """Claims due messages and sends them; one per process, driven by a clock."""
 
     def __init__(self, session_factory: SessionFactory, transport: Transport, settings: Settings,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, metrics: Metrics | None = None) -> None:
         self.session_factory = session_factory
+        self.metrics = metrics
         self.transport = transport
         self.settings = settings
         self.clock = clock
@@ -131,7 +141,7 @@ class Dispatcher:
             log.warning("LEASE_SECONDS=%s is too short for SEND_TIMEOUT_SECONDS=%s; using %.0f s",
                         settings.lease_seconds, settings.send_timeout_seconds, self.lease.total_seconds())
         self.claim_limit = self._claim_limit()
-        self._submitted: dict[Future[None], Claim] = {}  # the current tick's sends, for request_stop
+        self._submitted: dict[Future[None], list[Claim]] = {}  # the current tick's sends, for request_stop
         self.last_tick_at: datetime | None = None
         self.sent_count = 0
         self.failed_count = 0
@@ -156,13 +166,14 @@ class Dispatcher:
                 if self.stopping.is_set():
                     break
                 claims = claim_due(self.session_factory, self.clock(), self.claim_limit, self.lease)
-                for position, claim in enumerate(claims):
+                groups = _by_recipient(claims)
+                for position, group in enumerate(groups):
                     try:
-                        future = self.pool.submit(self._process, claim)
+                        future = self.pool.submit(self._process_in_order, group)
                     except RuntimeError:  # stop() shut the pool down under us
-                        self._release_all(claims[position:])
-                        return processed + position
-                    submitted[future] = claim
+                        self._release_all([claim for rest in groups[position:] for claim in rest])
+                        return processed + sum(len(group) for group in groups[:position])
+                    submitted[future] = group
                     running.add(future)
                 processed += len(claims)
                 if len(claims) < self.claim_limit:
@@ -177,13 +188,13 @@ class Dispatcher:
         self.last_tick_at = self.clock()
         return processed
 
-    def _finish(self, submitted: dict[Future[None], Claim]) -> None:
+    def _finish(self, submitted: dict[Future[None], list[Claim]]) -> None:
         """Wait for this tick's sends; when stopping, release in one go the ones not started yet."""
         if self.stopping.is_set():
             for future in submitted:
                 future.cancel()
         wait(submitted)
-        self._release_all([claim for future, claim in submitted.items() if future.cancelled()])
+        self._release_all([claim for future, group in submitted.items() if future.cancelled() for claim in group])
         self._submitted = {}
 
     def request_stop(self) -> None:
@@ -196,6 +207,11 @@ class Dispatcher:
         """Stop claiming; sends in flight finish, claimed rows not yet sent are released."""
         self.request_stop()
         self.pool.shutdown(wait=True)
+
+    def _process_in_order(self, claims: list[Claim]) -> None:
+        # One recipient's messages go out one after another, so two replies arrive in order.
+        for claim in claims:
+            self._process(claim)
 
     def _process(self, claim: Claim) -> None:
         try:
@@ -296,6 +312,10 @@ class Dispatcher:
                 session.execute(_upsert(session, Contact, {"number": claim.recipient, **contact}, contact))
         with self._count_lock:
             self.sent_count += 1
+        if self.metrics is not None:
+            self.metrics.sent.labels(kind=claim.kind).inc()
+            if claim.kind == Kind.REMINDER:
+                self.metrics.lateness.observe(max((now - claim.send_at).total_seconds(), 0.0))
         log.info("sent %s %s to %s", claim.kind, claim.id, mask_number(claim.recipient))
 
     def _handle_send_error(self, claim: Claim, error: SendError) -> None:
@@ -343,6 +363,8 @@ class Dispatcher:
                     kind=Kind.NOTICE, source="bot", zone=reminder.zone)
         with self._count_lock:
             self.failed_count += 1
+        if self.metrics is not None:
+            self.metrics.failed.labels(kind=claim.kind).inc()
         log.warning("%s %s to %s failed: %s", claim.kind, claim.id, mask_number(claim.recipient), reason)
 
     def _release(self, claim: Claim) -> None:

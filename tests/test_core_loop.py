@@ -124,3 +124,12 @@ def test_times_are_read_in_the_senders_zone(client, signer, fake_telnyx):
     send_sms(client, signer, "remind me tomorrow 9am: call mom")  # a New York number
     confirmation = nth_message_to(fake_telnyx, ALICE).text
     assert "at 9:00 AM E" in confirmation  # EST or EDT
+
+
+def test_replies_to_one_number_arrive_in_the_order_the_messages_came(client, signer, fake_telnyx):
+    for n in range(8):
+        send_sms(client, signer, f"cancel zzzz{n:02d}")
+    nth_message_to(fake_telnyx, ALICE, 8)
+    replies = [m.text for m in fake_telnyx.delivered(ALICE)]
+    assert replies == [f'I couldn\'t find a pending reminder #zzzz{n:02d} of yours. Text "list" to see them.'
+                       for n in range(8)]

@@ -37,13 +37,18 @@ def test_metrics_count_inbound_and_sends(client, signer, fake_telnyx):
     send_sms(client, signer, "remind me in 1 second: stretch")
     send_sms(client, signer, "list")
     nth_message_to(fake_telnyx, ALICE, 3)
-    assert wait_until(lambda: "bot_telnyx_request_seconds_count 3.0" in client.get("/metrics").get_data(as_text=True))
+    settled = ("bot_telnyx_request_seconds_count 3.0", 'bot_messages_sent_total{kind="reply"} 2.0',
+               "bot_dispatch_lateness_seconds_count 1.0")
+    assert wait_until(lambda: all(line in client.get("/metrics").get_data(as_text=True) for line in settled))
     text = client.get("/metrics").get_data(as_text=True)
     assert 'bot_inbound_messages_total{command="remind",outcome="handled"} 1.0' in text
     assert 'bot_inbound_messages_total{command="list",outcome="handled"} 1.0' in text
     assert 'bot_reminders_created_total{source="sms"} 1.0' in text
     assert "bot_telnyx_request_seconds_count 3.0" in text
     assert "bot_pending_reminders" in text
+    assert 'bot_messages_sent_total{kind="reply"} 2.0' in text
+    assert 'bot_messages_sent_total{kind="reminder"} 1.0' in text
+    assert "bot_dispatch_lateness_seconds_count 1.0" in text
 
 
 def test_request_id_is_echoed_and_logged_as_json(app_factory, signer, capsys):

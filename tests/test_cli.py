@@ -1,0 +1,81 @@
+"""The command line: parse (one message or stdin), chat (the whole pipeline in a terminal), migrate."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = "2026-11-23T10:00:00-05:00"
+
+
+def _run(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_parse_one_message():
+    result = _run("parse", "--now", NOW, "--tz", "America/New_York", "--sender", "+12125550147",
+                  "remind me tomorrow 9am: Call Mom")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"command": "remind", "to": "+12125550147",
+                                         "send_at": "2026-11-24T09:00:00-05:00", "text": "Call Mom",
+                                         "recurrence": None}
+
+
+def test_parse_reads_stdin_one_message_per_line():
+    result = _run("parse", "--now", NOW, "--tz", "America/New_York", stdin="list\ncancel #K3X9\nblorp\n")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0] == {"command": "list"}
+    assert lines[1] == {"command": "cancel", "id": "k3x9"}
+    assert lines[2]["command"] == "error" and "blorp" in lines[2]["error"]
+
+
+def test_parse_rejects_a_bad_context():
+    result = _run("parse", "--now", "not a time", "list")
+    assert result.returncode == 2 and "error" in result.stderr
+
+
+def test_migrate_upgrades_a_new_database(tmp_path):
+    result = _run("migrate", "--db", f"sqlite:///{tmp_path / 'm.db'}")
+    assert result.returncode == 0, result.stderr
+    assert "database at revision" in result.stdout
+
+
+def test_chat_runs_the_whole_pipeline(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--number", "+12125550147", "--db", f"sqlite:///{tmp_path / 'c.db'}"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TELNYX_")})
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+
+    def wait_for(fragment: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if fragment in line:
+                return line
+        raise AssertionError(f"{fragment!r} never appeared")
+
+    try:
+        process.stdin.write("remind me in 2 seconds: stretch\n")
+        process.stdin.flush()
+        assert "to you on" in wait_for("Got it (#")
+        assert wait_for("[bot] Reminder: stretch")
+        process.stdin.write("list\n")
+        process.stdin.flush()
+        assert wait_for("You have no pending reminders")
+    finally:
+        process.stdin.close()
+        process.wait(timeout=20)
+    assert process.returncode == 0
