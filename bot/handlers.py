@@ -63,10 +63,12 @@ def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
     third_party = command.to != sender
     if third_party and not settings.allow_third_party:
         return wording.third_party_disabled()
-    if store.count_pending(session, sender) >= settings.max_pending_per_sender:
+    an_hour_ago = ctx.now - timedelta(hours=1)
+    pending, created_last_hour = store.count_pending_and_created_since(session, sender, an_hour_ago)
+    if pending >= settings.max_pending_per_sender:
         return wording.limit_reached(f"you already have {settings.max_pending_per_sender} pending reminders",
                                      'Text "list" to see them and "cancel <id>" to make room.')
-    if store.count_created_since(session, sender, ctx.now - timedelta(hours=1)) >= settings.max_new_per_hour:
+    if created_last_hour >= settings.max_new_per_hour:
         return wording.limit_reached(f"you can set at most {settings.max_new_per_hour} reminders an hour")
     if third_party:
         others = store.other_recipients_since(session, sender, ctx.now - timedelta(days=1))

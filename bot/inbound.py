@@ -64,14 +64,16 @@ def handle_inbound(message: InboundSms, *, session_factory: SessionFactory, sett
 
 def _handle_in_transaction(session: Session, message: InboundSms, settings: Settings,
                            now: datetime) -> InboundOutcome:
+    # Parse before the first write so the inbound row goes in whole (one INSERT, no UPDATE of its
+    # command afterwards); parsing is pure, so a duplicate only costs the parse.
+    known = session.get(Contact, message.sender)
+    zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
+    command = _parse_within_limits(message.text, now, zone, message.sender, settings)
     record = InboundMessage(message_id=message.message_id, event_id=message.event_id,
-                            sender=message.sender, received_at=now)
+                            sender=message.sender, received_at=now, command=command_name(command))
     session.add(record)
     session.flush()  # raises IntegrityError now if this message was handled before
-    contact = store.get_contact(session, message.sender)
-    zone = contact.timezone or zone_for_number(message.sender, settings.bot_timezone)
-    command = _parse_within_limits(message.text, now, zone, message.sender, settings)
-    record.command = command_name(command)
+    contact = known or store.add_contact(session, message.sender)
 
     if contact.opted_out_at is not None and not isinstance(command, Start):
         return InboundOutcome("ignored", command=record.command, reason="sender opted out")

@@ -52,7 +52,7 @@ class Bot:
         self.metrics = Metrics()
         self.metrics.track_pending(self.count_pending)
         self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
-        self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock)
+        self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock, self.metrics)
         self.dispatch_clock = DispatchClock(self.dispatcher, settings.dispatch_interval_seconds)
 
     def start(self) -> None:

@@ -52,6 +52,8 @@ def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[R
     """Return the pending reminders visible to ``number``, soonest first (at most ``limit``), and their count."""
     condition = (_visible_to(number), Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))
     rows = list(session.scalars(select(Reminder).where(*condition).order_by(Reminder.send_at).limit(limit)))
+    if len(rows) < limit:  # the page holds them all: no need to count
+        return rows, len(rows)
     total = session.scalar(select(func.count()).select_from(Reminder).where(*condition)) or 0
     return rows, total
 
@@ -76,15 +78,18 @@ def cancel_reminder(reminder: Reminder, now: datetime) -> bool:
 
 def get_contact(session: Session, number: str) -> Contact:
     """Return the contact for ``number``, creating it on first sight."""
-    contact = session.get(Contact, number)
-    if contact is None:
-        contact = Contact(number=number)
-        try:
-            with session.begin_nested():
-                session.add(contact)
-        except IntegrityError:  # created concurrently by another instance
-            contact = session.get(Contact, number)
-            assert contact is not None
+    return session.get(Contact, number) or add_contact(session, number)
+
+
+def add_contact(session: Session, number: str) -> Contact:
+    """Create the contact for ``number`` (just looked up and not found); return the stored one."""
+    contact = Contact(number=number)
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:  # created concurrently by another instance
+        contact = session.get(Contact, number)
+        assert contact is not None
     return contact
 
 
@@ -94,20 +99,15 @@ def is_opted_out(session: Session, number: str) -> bool:
     return contact is not None and contact.opted_out_at is not None
 
 
-def count_pending(session: Session, owner: str) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Reminder).where(
-            Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING)
-        )
-    ) or 0
-
-
-def count_created_since(session: Session, owner: str, since: datetime) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Reminder).where(
-            Reminder.owner == owner, Reminder.kind == Kind.REMINDER, Reminder.created_at >= since
-        )
-    ) or 0
+def count_pending_and_created_since(session: Session, owner: str, since: datetime) -> tuple[int, int]:
+    """Return ``(count_pending, count_created_since)`` for the owner's reminders in one query."""
+    # Both counts read the same rows (the owner index); one statement instead of two per "remind".
+    pending, created = session.execute(
+        select(func.count().filter(Reminder.status.in_(Status.PENDING)),
+               func.count().filter(Reminder.created_at >= since))
+        .where(Reminder.owner == owner, Reminder.kind == Kind.REMINDER)
+    ).one()
+    return pending or 0, created or 0
 
 
 def other_recipients_since(session: Session, owner: str, since: datetime) -> set[str]:

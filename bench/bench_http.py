@@ -1,0 +1,470 @@
+"""HTTP benchmark: our webhook and REST endpoints against a bare Flask endpoint on the same server.
+
+    . .venv/bin/activate && python bench/bench_http.py            # full run, about 6 minutes
+    python bench/bench_http.py --quick                             # about 2 minutes
+    python bench/bench_http.py --profile webhook --db sqlite       # py-spy flame data under load
+
+For each server setup (gunicorn: 2 workers x 4 threads with gunicorn.conf.py; werkzeug's threaded
+server via ``python app.py``) it starts the bare app (bench/bare_app.py) and ours, then for each
+endpoint and concurrency runs the bare app and ours back to back and reports both and the ratio:
+
+* ``POST /webhooks/telnyx``: signed ``message.received`` events ("list" and "remind me in 2 hours: x"
+  in turn) from 10,000 different numbers, each with a unique message and event id, signed before the
+  clock starts. The bot's dispatcher sends every reply to a fake Telnyx in a process of its own,
+  during the run: that is part of the load.
+* ``POST /sms/schedule`` with a bearer token, a job a day ahead.
+
+Then: latency at half of our peak (paced, so queueing counts), and 10,000 ``POST /sms/schedule`` at
+16 connections with every returned job_id checked for uniqueness. Per-sender limits and the
+per-client rate limits are raised for the run (a single load generator is one client address).
+Everything listens on 127.0.0.1; every run is bounded in requests and seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import loadgen  # noqa: E402
+from loadgen import Request  # noqa: E402
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+API_TOKEN = "bench-token-" + "x" * 32
+BOT_NUMBER = "+13125550100"
+TEXTS = ("list", "remind me in 2 hours: x")
+SENDERS = [f"+1212555{n:04d}" for n in range(10_000)]
+FAKE_LATENCY = 0.02  # seconds the fake Telnyx takes per message (the real one takes longer)
+HARD_DEADLINE = 900.0  # the whole benchmark gives up after this many seconds
+
+
+# --- the fake Telnyx, in a process of its own ----------------------------------------------------
+
+def serve_fake(latency: float) -> None:
+    """Child process: run the fake; print its URL; answer each stdin line with the accepted count."""
+    from tests.fake_telnyx import FakeTelnyx
+
+    fake = FakeTelnyx(latency=latency)
+    fake._server.socket.listen(1024)  # socketserver's backlog of 5 refuses connections under a burst
+    fake.start()
+    print(fake.url, flush=True)
+    for _ in sys.stdin:
+        print(len(fake.delivered()), flush=True)
+    fake.stop()
+
+
+class Fake:
+    """Handle on the fake Telnyx process."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve-fake", str(FAKE_LATENCY)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise RuntimeError("the fake Telnyx did not start")
+
+    def delivered(self) -> int:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+@contextmanager
+def database(kind: str, directory: str) -> Iterator[str]:
+    """Yield the URL of a fresh, migrated database; a PostgreSQL one is dropped afterwards."""
+    from bot.db import make_engine, upgrade_database
+
+    def migrate(url: str) -> None:
+        engine = make_engine(url)
+        upgrade_database(engine)  # before the server starts, so its workers do not race to migrate
+        engine.dispose()
+
+    if kind == "sqlite":
+        url = f"sqlite:///{directory}/bench-{uuid.uuid4().hex[:6]}.db"
+        migrate(url)
+        yield url
+        return
+    import psycopg
+
+    name = f"bench_http_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(port: int, process: subprocess.Popen, deadline_seconds: float = 60.0) -> float:
+    """Poll /healthz until it answers 200; return the seconds it took. Raise on timeout or exit."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline_seconds:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before /healthz answered")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"/healthz did not answer within {deadline_seconds} s")
+
+
+def our_environment(database_url: str, fake_url: str, public_key: str) -> dict[str, str]:
+    """The environment for our app: the fake Telnyx, our key, limits raised for one busy client."""
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update({
+        "DATABASE_URL": database_url, "TELNYX_API_KEY": "KEYbench", "TELNYX_PHONE_NUMBER": BOT_NUMBER,
+        "TELNYX_BASE_URL": fake_url, "TELNYX_PUBLIC_KEY": public_key, "API_TOKEN": API_TOKEN,
+        "RATE_LIMIT_WEBHOOK": "1000000/minute", "RATE_LIMIT_API": "1000000/minute",
+        "MAX_NEW_PER_HOUR": "1000000", "MAX_PENDING_PER_SENDER": "1000000", "MAX_RECIPIENTS_PER_DAY": "1000000",
+        "OUTBOUND_RATE_PER_SECOND": "0", "LOG_LEVEL": "INFO", "LOG_FORMAT": "text",
+    })
+    return env
+
+
+@dataclass
+class Server:
+    """One running server process."""
+
+    name: str
+    port: int
+    process: subprocess.Popen
+    log_path: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(name: str, setup: str, app: str, env: dict[str, str], directory: str,
+                 root: Path = ROOT) -> Server:
+    """Start the bare app or ours (from ``root``) under gunicorn or werkzeug; wait for /healthz."""
+    port = free_port()
+    env = dict(env, PORT=str(port), HOST="127.0.0.1")
+    if setup == "gunicorn":
+        target = "bare_app:create_app()" if app == "bare" else "app:create_app()"
+        command = [GUNICORN, target, "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2", "--threads", "4",
+                   "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench" if app == "bare" else root)]
+    else:
+        command = [sys.executable, str(ROOT / "bench/bare_app.py" if app == "bare" else root / "app.py")]
+    log_path = f"{directory}/{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(name, port, process, log_path)
+    try:
+        wait_healthy(port, process)
+    except Exception:
+        server.stop()
+        raise RuntimeError(f"{name} did not start; see {log_path}:\n" + Path(log_path).read_text()[-2000:])
+    return server
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+def webhook_requests(signer: Any, count: int, seed: int) -> list[Request]:
+    """Signed message.received events, unique ids, many senders, "list" and "remind" in turn."""
+    from tests.signing import encode, message_received
+
+    chooser = random.Random(seed)
+    requests = []
+    for index in range(count):
+        body = encode(message_received(TEXTS[index % len(TEXTS)], chooser.choice(SENDERS), to=BOT_NUMBER))
+        requests.append(Request("POST", "/webhooks/telnyx", body, signer.headers(body)))
+    return requests
+
+
+def schedule_requests(count: int, seed: int) -> list[Request]:
+    """POST /sms/schedule bodies, a job a day ahead, to many numbers."""
+    chooser = random.Random(seed)
+    send_at = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+    bodies = ({"to": chooser.choice(SENDERS), "message": f"bench {index}", "send_at": send_at} for index in range(count))
+    return [Request("POST", "/sms/schedule", json.dumps(body).encode(), headers) for body in bodies]
+
+
+ENDPOINTS: dict[str, tuple[Callable[[Any, int, int], list[Request]], Callable[[bytes], bool]]] = {
+    "webhook": (webhook_requests, lambda body: b'"handled"' in body),
+    "schedule": (lambda _signer, count, seed: schedule_requests(count, seed), lambda body: b'"job_id"' in body),
+}
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+WARM_UP = 40
+
+
+def warm_up(server: Server, endpoint: str, signer: Any, connections: int) -> None:
+    """Open connections and touch every code path once before the clock starts."""
+    build, _check = ENDPOINTS[endpoint]
+    loadgen.run(server.port, build(signer, WARM_UP, random.randrange(1 << 30)), min(connections, 4), 10)
+
+
+def measure(server: Server, endpoint: str, signer: Any, connections: int, seconds: float,
+            expected_rate: float, *, rate: float | None = None, warm: bool = True) -> loadgen.Result:
+    """Warm up, then run one closed-loop (or paced) load; requests are built before timing."""
+    build, check = ENDPOINTS[endpoint]
+    if warm:
+        warm_up(server, endpoint, signer, connections)
+    count = int((rate or expected_rate) * seconds * 1.3) + 200
+    requests = build(signer, count, random.randrange(1 << 30))
+    return loadgen.run(server.port, requests, connections, seconds, rate=rate,
+                       check_body=None if server.name.endswith("bare") else check)
+
+
+def row(setup: str, db: str, endpoint: str, connections: int, bare: loadgen.Result,
+        ours: loadgen.Result, mode: str = "closed") -> dict[str, Any]:
+    return {"setup": setup, "db": db, "endpoint": endpoint, "connections": connections, "mode": mode,
+            "bare_rps": bare.rate, "ours_rps": ours.rate, "ratio": ours.rate / bare.rate if bare.rate else 0.0,
+            "bare_p50": bare.percentile(0.5), "bare_p99": bare.percentile(0.99),
+            "ours_p50": ours.percentile(0.5), "ours_p99": ours.percentile(0.99),
+            "bare_errors": bare.errors, "ours_errors": ours.errors, "ours_count": ours.count,
+            "ours_statuses": dict(ours.statuses), "ours_exceptions": dict(ours.exceptions)}
+
+
+def unique_ids(server: Server, count: int, connections: int, max_seconds: float) -> dict[str, Any]:
+    """Send ``count`` POST /sms/schedule and check every returned job_id is distinct."""
+    requests = schedule_requests(count, random.randrange(1 << 30))
+    result = loadgen.run(server.port, requests, connections, max_seconds, keep_bodies=True,
+                         check_body=lambda body: b'"job_id"' in body)
+    ids = []
+    for body in result.bodies:
+        try:
+            ids.append(json.loads(body)["job_id"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return {"server": server.name, "sent": result.count, "rps": result.rate, "errors": result.errors,
+            "ids": len(ids), "distinct": len(set(ids)), "duplicates": len(ids) - len(set(ids)),
+            "p50": result.percentile(0.5), "p99": result.percentile(0.99)}
+
+
+def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, unique_count: int,
+              fake: Fake, signer: Any, directory: str, started: float,
+              compare_root: Path | None = None, endpoints: list[str] | None = None) -> dict[str, Any]:
+    """Start the bare app and ours (one per database) under ``setup`` and run every comparison."""
+    rows: list[dict[str, Any]] = []
+    paced: list[dict[str, Any]] = []
+    uniqueness: list[dict[str, Any]] = []
+    replies: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        bare = start_server(f"{setup}-bare", setup, "bare", dict(os.environ), directory)
+        stack.callback(bare.stop)
+        ours: dict[str, Server] = {}
+        for db in dbs:
+            variants = [("", ROOT)] + ([("before-", compare_root)] if compare_root else [])
+            for prefix, root in variants:  # a --compare-root tree gets its own database, same settings
+                url = stack.enter_context(database(db, directory))
+                server = start_server(f"{setup}-ours-{prefix}{db}", setup, "ours",
+                                      our_environment(url, fake.url, signer.public_key), directory, root)
+                stack.callback(server.stop)
+                ours[prefix + db] = server
+        for endpoint in endpoints or list(ENDPOINTS):
+            peak: dict[str, float] = {}
+            for connections in levels:
+                if time.monotonic() - started > HARD_DEADLINE:
+                    break
+                bare_result = measure(bare, endpoint, signer, connections, seconds, 2500)
+                for db, server in ours.items():
+                    warm_up(server, endpoint, signer, connections)
+                    delivered_before = fake.delivered()
+                    ours_result = measure(server, endpoint, signer, connections, seconds, 800, warm=False)
+                    rows.append(row(setup, db, endpoint, connections, bare_result, ours_result))
+                    peak[db] = max(peak.get(db, 0.0), ours_result.rate)
+                    if endpoint == "webhook":
+                        replies.append(drain_replies(fake, delivered_before,
+                                                     ours_result.statuses.get(200, 0) - ours_result.bad_bodies,
+                                                     f"{setup}-{db}-c{connections}"))
+                    print(_progress(rows[-1]), file=sys.stderr, flush=True)
+            for db, server in ours.items():  # latency at half of our own peak, 16 connections, paced
+                if db not in peak:
+                    continue
+                rate = peak[db] / 2
+                ours_result = measure(server, endpoint, signer, 16, seconds, rate, rate=rate)
+                bare_result = measure(bare, endpoint, signer, 16, seconds, rate, rate=rate)
+                paced.append(row(setup, db, endpoint, 16, bare_result, ours_result, mode=f"paced {rate:.0f}/s"))
+                print(_progress(paced[-1]), file=sys.stderr, flush=True)
+        if unique_count and setup == "gunicorn":
+            for db, server in ours.items():
+                if db.startswith("before-"):
+                    continue
+                uniqueness.append(unique_ids(server, unique_count, 16, 240))
+                print(uniqueness[-1], file=sys.stderr, flush=True)
+    return {"rows": rows, "paced": paced, "uniqueness": uniqueness, "replies": replies}
+
+
+def drain_replies(fake: Fake, before: int, handled: int, label: str, limit: float = 15.0) -> dict[str, Any]:
+    """Wait (bounded) until the fake has received one reply per handled webhook; report how long."""
+    started = time.monotonic()
+    delivered = fake.delivered() - before
+    while delivered < handled and time.monotonic() - started < limit:
+        time.sleep(0.1)
+        delivered = fake.delivered() - before
+    return {"label": label, "handled": handled, "replies_delivered": delivered,
+            "drain_seconds": time.monotonic() - started}
+
+
+def _progress(entry: dict[str, Any]) -> str:
+    return (f"  {entry['setup']:8} {entry['db']:8} {entry['endpoint']:8} c={entry['connections']:<3} "
+            f"{entry['mode']:14} bare {entry['bare_rps']:7.0f}/s  ours {entry['ours_rps']:7.0f}/s "
+            f"({entry['ratio']:.0%}) p99 {entry['ours_p99']:.1f} ms errors {entry['ours_errors']}")
+
+
+# --- report --------------------------------------------------------------------------------------
+
+def print_tables(report: dict[str, Any]) -> None:
+    """Print the comparison, paced-latency, uniqueness and reply-drain tables (Markdown)."""
+    print(f"\n### Throughput (closed loop, {report['seconds']:.0f} s per cell); ratio = ours / bare\n")
+    header = ("| server | db | endpoint | conns | bare req/s | ours req/s | ratio | bare p50/p99 ms "
+              "| ours p50/p99 ms | errors bare/ours |")
+    print(header)
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for entry in report["rows"] + report["paced"]:
+        conns = entry["connections"] if entry["mode"] == "closed" else f"{entry['connections']} ({entry['mode']})"
+        print(f"| {entry['setup']} | {entry['db']} | {entry['endpoint']} | {conns} | {entry['bare_rps']:.0f} "
+              f"| {entry['ours_rps']:.0f} | {entry['ratio']:.0%} | {entry['bare_p50']:.1f} / {entry['bare_p99']:.1f} "
+              f"| {entry['ours_p50']:.1f} / {entry['ours_p99']:.1f} | {entry['bare_errors']} / {entry['ours_errors']} |")
+    if report["uniqueness"]:
+        print("\n### POST /sms/schedule id uniqueness, 16 connections\n")
+        print("| server | requests | req/s | errors | job_ids | distinct | duplicates | p50/p99 ms |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for entry in report["uniqueness"]:
+            print(f"| {entry['server']} | {entry['sent']} | {entry['rps']:.0f} | {entry['errors']} | {entry['ids']} "
+                  f"| {entry['distinct']} | {entry['duplicates']} | {entry['p50']:.1f} / {entry['p99']:.1f} |")
+        print("| Telnyx example (ms-timestamp ids), as reported | - | ~850 | ~10% lost | - | - | ~1 in 10 | - |")
+    if report["replies"]:
+        print("\n### Replies sent by our dispatcher to the fake Telnyx during/after each webhook run"
+              "\n(the count at the fake can include a few replies to the 40 warm-up webhooks)\n")
+        print("| run | webhooks handled | replies at the fake | extra seconds to drain |")
+        print("|---|---:|---:|---:|")
+        for entry in report["replies"]:
+            print(f"| {entry['label']} | {entry['handled']} | {entry['replies_delivered']} "
+                  f"| {entry['drain_seconds']:.1f} |")
+
+
+def profile(endpoint: str, db: str, seconds: float, connections: int, directory: str, output: str) -> None:
+    """Run ours under gunicorn and record a py-spy profile of one worker while it is under load."""
+    from tests.signing import WebhookSigner
+
+    signer = WebhookSigner()
+    fake = Fake()
+    try:
+        with database(db, directory) as url:
+            server = start_server(f"profile-{db}", "gunicorn", "ours",
+                                  our_environment(url, fake.url, signer.public_key), directory)
+            try:
+                children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
+                                          text=True).stdout.split()
+                spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", children[0],
+                                        "--duration", str(int(seconds)), "--rate", "250", "--format", "raw",
+                                        "--output", output, "--nonblocking"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
+                result = measure(server, endpoint, signer, connections, seconds, 800)
+                spy.wait(seconds + 30)
+                print(f"{endpoint} on {db}: {result.rate:.0f} req/s, p99 {result.percentile(0.99):.1f} ms, "
+                      f"errors {result.errors}; py-spy raw output in {output}")
+            finally:
+                server.stop()
+    finally:
+        fake.stop()
+
+
+def main() -> int:
+    """Run the benchmark and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="concurrency 1 and 16, 2 s per cell, 2,000 ids")
+    parser.add_argument("--levels", type=int, nargs="*", default=[1, 4, 16, 32])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each cell")
+    parser.add_argument("--db", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--setup", nargs="*", default=["gunicorn", "werkzeug"], choices=["gunicorn", "werkzeug"])
+    parser.add_argument("--unique-count", type=int, default=10_000)
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--endpoints", nargs="*", default=list(ENDPOINTS), choices=list(ENDPOINTS))
+    parser.add_argument("--compare-root", type=Path,
+                        help="also run ours from this copy of the repository (before/after a change), as db 'before-<db>'")
+    parser.add_argument("--profile", choices=list(ENDPOINTS), help="profile one endpoint with py-spy instead")
+    parser.add_argument("--profile-output", default="/tmp/bench_http_profile.txt")
+    parser.add_argument("--serve-fake", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_fake is not None:
+        serve_fake(args.serve_fake)
+        return 0
+    if args.quick:
+        args.levels, args.seconds, args.unique_count = [1, 16], 2.0, 2_000
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as directory:
+        if args.profile:
+            profile(args.profile, args.db[0], 15, 16, directory, args.profile_output)
+            return 0
+        from tests.signing import WebhookSigner
+
+        started = time.monotonic()
+        signer = WebhookSigner()
+        fake = Fake()
+        report: dict[str, Any] = {"seconds": args.seconds, "rows": [], "paced": [], "uniqueness": [], "replies": []}
+        try:
+            for setup in args.setup:
+                dbs = args.db if setup == "gunicorn" else args.db[:1]  # python app.py: SQLite only
+                part = run_setup(setup, dbs, args.levels, args.seconds, args.unique_count, fake, signer,
+                                 directory, started, args.compare_root, args.endpoints)
+                for key in ("rows", "paced", "uniqueness", "replies"):
+                    report[key].extend(part[key])
+        finally:
+            fake.stop()
+        report["elapsed"] = time.monotonic() - started
+        print_tables(report)
+        print(f"\n(took {report['elapsed']:.0f} s)")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
