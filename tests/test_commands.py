@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.models import Reminder, Status
 from bot.timeutil import utc_now
-from tests.conftest import ALICE, nth_message_to, send_sms
+from tests.conftest import ALICE, nth_message_to, send_sms, wait_until
 
 
 def _row(app, reminder_id):
@@ -19,6 +19,8 @@ def test_snooze_reschedules_the_reminder_that_just_arrived(app, client, signer, 
     send_sms(client, signer, "remind me in 1 second: take pills")
     reminder_id = re.search(r"#([a-z0-9]+)", nth_message_to(fake_telnyx, ALICE, 1).text).group(1)
     assert nth_message_to(fake_telnyx, ALICE, 2).text == "Reminder: take pills"
+    # The fake sees the message a moment before the dispatcher records it as sent.
+    assert wait_until(lambda: _row(app, reminder_id).status == Status.SENT)
     send_sms(client, signer, "snooze 30m")
     reply = nth_message_to(fake_telnyx, ALICE, 3).text
     assert reply.startswith(f"Snoozed (#{reminder_id}) until")
