@@ -13,7 +13,7 @@ from flask import Flask
 
 from bot.logs import configure_logging
 from bot.service import Bot
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = None) -> Flask:
@@ -35,7 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]
     bot = bot or Bot(settings)
     app.extensions["bot"] = bot
-    app.extensions["telnyx_webhooks"] = _webhook_verifier(settings)
+    if not settings.telnyx_public_key:
+        logging.getLogger(__name__).warning(
+            "TELNYX_PUBLIC_KEY is not set: /webhooks/telnyx will refuse every request.")
 
     from webhooks import api, health, observability, telnyx
     from webhooks.errors import register_error_handlers
@@ -53,18 +55,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
         bot.start()
         atexit.register(bot.shutdown)
     return app
-
-
-def _webhook_verifier(settings: Settings) -> Any:
-    """Return the SDK's webhook helper (``client.webhooks``), or None without a public key."""
-    if not settings.telnyx_public_key:
-        logging.getLogger(__name__).warning(
-            "TELNYX_PUBLIC_KEY is not set: /webhooks/telnyx will refuse every request.")
-        return None
-    import telnyx
-
-    return telnyx.Telnyx(api_key=settings.telnyx_api_key, public_key=settings.telnyx_public_key,
-                         base_url=settings.telnyx_base_url).webhooks
 
 
 def main() -> None:

@@ -334,7 +334,7 @@ def main() -> None:
         print()
         print_table(results, columns)
     if args.backlog:
-        print(f"\nStart-up with a backlog (one instance, PostgreSQL)\n", flush=True)
+        print("\nStart-up with a backlog (one instance, PostgreSQL)\n", flush=True)
         print_table(backlog(args.backlog), ["database", "insert_s", "process_to_first_tick_s",
                                             "in_process_ready_s", "rss_mb", "rss_mb_after_3s", "next_due_ms"])
 

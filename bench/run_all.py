@@ -19,7 +19,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -84,22 +84,56 @@ class ConsoleTransport:
         return SendResult(provider_id)
 
 
+class TelnyxClient:
+    """The SDK client, built in a background thread as soon as this object is made.
+
+    ``import telnyx`` and its resource modules take about two seconds (telnyx 4.189 imports
+    thousands of generated types), which would double the app's start-up. The first user waits
+    only if it comes before the load is done; the load also makes the first reminder on time.
+    """
+
+    def __init__(self, *, api_key: str | None, public_key: str | None = None, base_url: str | None = None,
+                 timeout: float = 10.0) -> None:
+        self._options = dict(api_key=api_key, public_key=public_key, base_url=base_url, max_retries=0,
+                             timeout=timeout)
+        self._client = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._load, name="telnyx-import", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            import telnyx
+
+            client = telnyx.Telnyx(**self._options)
+            client.messages, client.webhooks  # noqa: B018 (first use imports the resource modules)
+            self._client = client
+        except BaseException as exc:  # surfaced to the first caller of get()
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    def get(self):  # type: ignore[no-untyped-def]
+        """Return the client, waiting for the background load if it is still running."""
+        self._ready.wait()
+        if self._error is not None:
+            raise RuntimeError("could not load the Telnyx SDK") from self._error
+        return self._client
+
+
 class TelnyxTransport:
     """Send through the official Telnyx SDK; retries are ours, so the SDK's are off."""
 
-    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 10.0) -> None:
-        import telnyx  # imported here: the console set-up should not pay for it
-
-        self._telnyx = telnyx
-        self._client = telnyx.Telnyx(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
-        # The SDK imports every resource module on first use of ``client.messages`` (about a second
-        # here, telnyx 4.189): pay that at start-up rather than making the first reminder late.
-        self._messages = self._client.messages
+    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 10.0,
+                 client: TelnyxClient | None = None) -> None:
+        self._client = client or TelnyxClient(api_key=api_key, base_url=base_url, timeout=timeout)
 
     def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
-        telnyx = self._telnyx
+        client = self._client.get()
+        import telnyx  # already loaded by the client: only a dictionary look-up here
+
         try:
-            response = self._messages.send(
+            response = client.messages.send(
                 from_=from_number, to=to, text=text, idempotency_key=idempotency_key
             )
         except telnyx.APITimeoutError as exc:

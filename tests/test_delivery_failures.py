@@ -12,7 +12,7 @@ import pytest
 from bot import store
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
-from bot.models import Kind, Reminder, Status
+from bot.models import Reminder, Status
 from bot.settings import load_settings
 from bot.timeutil import utc_now
 from bot.transport import TelnyxTransport

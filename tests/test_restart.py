@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.models import Kind, Reminder, Status
+from bot.models import Reminder, Status
 from bot import store
 from bot.timeutil import utc_now
-from tests.conftest import ALICE, BOB, wait_until
+from tests.conftest import ALICE, BOB
 
 
 def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_telnyx):

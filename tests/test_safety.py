@@ -6,10 +6,10 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.models import Contact, Kind, Reminder, Status
-from tests.conftest import ALICE, BOB, BOT_NUMBER, nth_message_to, post_signed, send_sms
+from tests.conftest import ALICE, BOB, nth_message_to, post_signed, send_sms
 from tests.signing import message_received
 
 CAROL = "+13105550123"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
 
 from bot.models import Reminder, Status
 from tests.conftest import ALICE, BOB, nth_message_to, send_sms

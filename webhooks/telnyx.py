@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -19,10 +19,10 @@ blueprint = Blueprint("telnyx_webhook", __name__)
 register_error_handlers(blueprint)
 
 
-def verify_signature(raw_body: bytes, headers: Any, public_key: str | None, verifier: Any) -> dict:
+def verify_signature(raw_body: bytes, headers: Any, public_key: str | None, load_verifier: Callable[[], Any]) -> dict:
     """Check the ed25519 signature and the timestamp window, then return the JSON body.
 
-    ``verifier`` is the SDK's ``client.webhooks``: its ``unwrap`` checks
+    ``load_verifier`` returns the SDK's ``client.webhooks``, whose ``unwrap`` checks
     ``telnyx-signature-ed25519`` over ``"{telnyx-timestamp}|{body}"`` and a 300 s window.
     """
     if not public_key:
@@ -34,7 +34,7 @@ def verify_signature(raw_body: bytes, headers: Any, public_key: str | None, veri
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_body", "The body is not UTF-8.") from exc
     try:
-        verifier.unwrap(payload, headers=dict(headers), key=public_key)
+        load_verifier().unwrap(payload, headers=dict(headers), key=public_key)
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from exc
     except (ValueError, OverflowError) as exc:
@@ -79,7 +79,7 @@ def inbound_sms_from_event(data: dict) -> InboundSms:
 def receive_event() -> ResponseReturnValue:
     bot: Bot = current_app.extensions["bot"]
     body = verify_signature(request.get_data(cache=True), request.headers, bot.settings.telnyx_public_key,
-                            current_app.extensions["telnyx_webhooks"])
+                            bot.webhook_verifier)
     data = _field(body, "data", "data")
     event_type = _field(data, "event_type", "data.event_type")
     if event_type == "message.received":
