@@ -21,6 +21,7 @@ from bot.models import Contact, Kind, Reminder, Status
 from bot.settings import Settings
 
 SNOOZE_WINDOW = timedelta(hours=24)
+RECENT_WINDOW = timedelta(hours=24)  # "list" also says how the last day's reminders fared
 # Ids have 31 bits of entropy; capping cancels makes guessing someone's id by SMS hopeless.
 MAX_CANCELS_PER_HOUR = 30
 
@@ -80,8 +81,11 @@ def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
 
 def handle_list(command: ListReminders, ctx: HandlerContext) -> str:
     rows, total = store.pending_reminders(ctx.session, ctx.sender, wording.LIST_LIMIT)
-    return wording.reminder_list([wording.ListedReminder(r.id, r.send_at, r.text, r.owner, r.recipient, r.source)
-                                  for r in rows], ctx.sender, ctx.zone, total)
+    recent = store.recently_sent(ctx.session, ctx.sender, ctx.now - RECENT_WINDOW, wording.RECENT_LIMIT)
+    listing = wording.reminder_list([wording.ListedReminder(r.id, r.send_at, r.text, r.owner, r.recipient, r.source)
+                                     for r in rows], ctx.sender, ctx.zone, total)
+    return listing + wording.recent_deliveries(
+        [wording.Delivery(r.id, r.recipient, r.status, r.delivery_status, r.error) for r in recent], ctx.sender)
 
 
 def handle_cancel(command: Cancel, ctx: HandlerContext) -> str:

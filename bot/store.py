@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,17 @@ def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[R
         return rows, len(rows)
     total = session.scalar(select(func.count()).select_from(Reminder).where(*condition)) or 0
     return rows, total
+
+
+def recently_sent(session: Session, owner: str, since: datetime, limit: int) -> list[Reminder]:
+    """Return the owner's reminders last sent (or failed) since ``since``, newest first."""
+    return list(session.scalars(
+        select(Reminder).where(
+            Reminder.owner == owner, Reminder.kind == Kind.REMINDER,
+            or_(Reminder.sent_at >= since,
+                and_(Reminder.status == Status.FAILED, Reminder.created_at >= since)),
+        ).order_by(Reminder.sent_at.desc()).limit(limit)
+    ))
 
 
 def visible_reminder(session: Session, reminder_id: str, number: str) -> Reminder | None:

@@ -11,6 +11,7 @@ from bot.phones import format_number
 
 LIST_LIMIT = 10
 LIST_TEXT_WIDTH = 40
+RECENT_LIMIT = 3
 
 
 def format_when(moment: datetime, zone: str) -> str:
@@ -75,6 +76,33 @@ def reminder_list(items: Sequence[ListedReminder], sender: str, zone: str, total
                      f"{_shorten(item.text, LIST_TEXT_WIDTH)}")
     if total > LIST_LIMIT:
         lines.append(f"...and {total - LIST_LIMIT} more.")
+    return "\n".join(lines)
+
+
+class Delivery(NamedTuple):
+    """How one sent reminder fared, for the list."""
+
+    id: str
+    recipient: str
+    status: str
+    delivery_status: str | None
+    error: str | None
+
+
+def _fate(item: Delivery) -> str:
+    if item.status == "failed":
+        return "not delivered (the recipient opted out)" if item.error == "opted_out" else "not delivered"
+    return (item.delivery_status or item.status).replace("_", " ")
+
+
+def recent_deliveries(items: Sequence[Delivery], sender: str) -> str:
+    """Say how the sender's reminders of the last day fared (Telnyx's delivery reports)."""
+    if not items:
+        return ""
+    lines = ["", "Last 24h:"]
+    for item in items:
+        who = "" if item.recipient == sender else f" to {format_number(item.recipient)}"
+        lines.append(f"#{item.id}{who}: {_fate(item)}")
     return "\n".join(lines)
 
 

@@ -70,3 +70,14 @@ def test_failed_delivery_marks_the_reminder_failed(app, client, signer, fake_tel
 def test_report_for_an_unknown_message_is_accepted_and_ignored(app, client, signer):
     body = _report(client, signer, "message.finalized", "40317c2e-0000-4000-8000-000000000000", "delivered")
     assert body == {"status": "unknown_message"}
+
+
+def test_list_says_how_the_last_days_reminders_fared(app, client, signer, fake_telnyx):
+    sent = _deliver_a_reminder(app, client, signer, fake_telnyx)
+    reminder_id = _reminder(app).id
+    _report(client, signer, "message.finalized", sent.provider_id, "delivered")
+    post_signed(client, signer, message_received("list", ALICE))
+    assert fake_telnyx.wait_for(lambda messages: any("Last 24h:" in m.text for m in messages), timeout=10)
+    [listing] = [m.text for m in fake_telnyx.delivered(ALICE) if "Last 24h:" in m.text]
+    assert f"#{reminder_id}: delivered" in listing
+    assert listing.startswith("You have no pending reminders")
