@@ -39,6 +39,19 @@ def fake_telnyx() -> Iterator[FakeTelnyx]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database with the schema applied; dropped afterwards."""
+    from bot.db import make_engine, upgrade_database
+    from tests.databases import postgres_database
+
+    with postgres_database() as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
 def signer() -> WebhookSigner:
     return WebhookSigner()
 

@@ -21,19 +21,9 @@ from bot.models import Reminder, Status
 from bot.settings import load_settings
 from bot.timeutil import utc_now
 from bot.transport import TelnyxTransport
-from tests.databases import postgres_database
 from tests.fake_telnyx import FakeTelnyx
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def pg_url():
-    with postgres_database() as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
-        engine.dispose()
-        yield url
 
 
 def _insert_due(url: str, count: int, due_in: float = 0.0) -> set[str]:

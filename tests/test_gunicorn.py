@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.db import make_engine, make_session_factory
 from bot.models import Reminder, Status
 from tests.conftest import BOT_NUMBER, wait_until
-from tests.databases import postgres_database
 from tests.signing import WebhookSigner
 from tests.test_concurrent_dispatch import _assert_each_sent_once, _insert_due
 from tests.test_shutdown import free_port, healthy
@@ -23,15 +22,6 @@ from tests.test_shutdown import free_port, healthy
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 300
 WORKERS = 3
-
-
-@pytest.fixture
-def pg_url():
-    with postgres_database() as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
-        engine.dispose()
-        yield url
 
 
 def _count_sent(url: str) -> int:
