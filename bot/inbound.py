@@ -77,7 +77,9 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
 
     if contact.opted_out_at is not None and not isinstance(command, Start):
         return InboundOutcome("ignored", command=record.command, reason="sender opted out")
-    if settings.allowed_senders and message.sender not in settings.allowed_senders:
+    # Opt-out keywords work from any number, allowed or not: carriers require it.
+    if (settings.allowed_senders and message.sender not in settings.allowed_senders
+            and not isinstance(command, (Stop, Start))):
         return _refuse_outsider(session, contact, message.sender, now, record.command)
 
     context = HandlerContext(session, message.sender, contact, zone, now, settings)

@@ -137,6 +137,15 @@ def test_allowlist_refuses_outsiders_once_a_day(app_factory, signer, fake_telnyx
     assert [r.owner for r in _reminders(app)] == [ALICE]
 
 
+def test_outsiders_can_still_opt_out_under_an_allowlist(app_factory, signer, fake_telnyx):
+    app = app_factory(ALLOWED_SENDERS=ALICE)
+    client = app.test_client()
+    send_sms(client, signer, "STOP", sender=BOB)
+    assert "unsubscribed" in nth_message_to(fake_telnyx, BOB).text
+    assert send_sms(client, signer, "help", sender=BOB)["status"] == "ignored"  # and then silence
+    assert not fake_telnyx.wait_for(lambda sent: len(fake_telnyx.delivered(BOB)) > 1, timeout=1.0)
+
+
 def test_control_characters_are_stripped_from_stored_text(app, client, signer, fake_telnyx):
     send_sms(client, signer, "remind me in 1 hour: call\x00 mom\x07\u200b now")
     [reminder] = _reminders(app)
