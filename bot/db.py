@@ -28,6 +28,8 @@ def normalize_database_url(database_url: str) -> str:
     return database_url
 
 
+# hide_parameters: SQLAlchemy puts bound values (phone numbers, message text) into exception
+# messages, and those end up in logs.
 def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     """Create an engine configured for the bot's access pattern.
 
@@ -36,7 +38,8 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
     """
     database_url = normalize_database_url(database_url)
     if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(database_url, hide_parameters=True,
+                               connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _configure_sqlite(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -48,7 +51,8 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size,
+                         max_overflow=max_overflow)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

@@ -36,7 +36,7 @@ from bot import store, wording
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.models import Contact, Kind, Reminder, Status
-from bot.occurrences import next_occurrence
+from bot.occurrences import advance
 from bot.phones import mask_number
 from bot.ratelimit import TokenBucket
 from bot.settings import Settings
@@ -254,16 +254,14 @@ class Dispatcher:
                 time.sleep(0.2 * 2 ** attempt)
 
     def _hold_lease(self, claim: Claim) -> bool:
-        """Make sure the claim's lease outlasts the send; False if the claim was lost meanwhile."""
-        now = self.clock()
-        if claim.lease_until - now >= self.renew_below:
-            return True
-        # Conditional on the token: if the lease ran out and another instance took the row, this
-        # matches nothing; if not, the new lease keeps other instances off the row from now on.
+        """Renew the claim's lease right before its send; False if the claim was lost or cancelled meanwhile."""
+        # Conditional on the token and status: a row cancelled while it waited in the pool (behind
+        # the rate limit or a 429 pause), or taken over after its lease ran out, matches nothing and
+        # is not sent. What is left is the send itself, which no one can call back.
         renew = (update(Reminder)
                  .where(Reminder.id == claim.id, Reminder.claim_token == claim.token,
                         Reminder.status == Status.SENDING)
-                 .values(lease_until=now + self.lease).execution_options(synchronize_session=False))
+                 .values(lease_until=self.clock() + self.lease).execution_options(synchronize_session=False))
         with self.session_factory() as session, session.begin():
             return session.execute(renew).rowcount == 1
 
@@ -292,10 +290,11 @@ class Dispatcher:
         values: dict[str, object] = dict(sent_at=now, provider_message_id=provider_message_id,
                                          delivery_status="queued", attempts=0, error=None, claim_token=None,
                                          lease_until=None, status=Status.SENT)
-        following = next_occurrence(claim.recurrence, claim.send_at, claim.zone, now) if claim.recurrence else None
+        following, rule = (advance(claim.recurrence, claim.send_at, claim.zone, now) if claim.recurrence
+                           else (None, None))
         if following is not None:
             # Next occurrence after now, in the same transaction: missed ones collapse into one send.
-            values.update(status=Status.SCHEDULED, send_at=following, due_at=following,
+            values.update(status=Status.SCHEDULED, send_at=following, due_at=following, recurrence=rule,
                           occurrence=Reminder.occurrence + 1)
         record = (update(Reminder)
                   .where(Reminder.id == claim.id, Reminder.claim_token == claim.token,
@@ -350,17 +349,9 @@ class Dispatcher:
             reminder = self._owned(session, claim)
             if reminder is None:
                 return
-            reminder.status = Status.FAILED
-            reminder.error = reason
             reminder.claim_token = None
             reminder.lease_until = None
-            owner = reminder.owner
-            if (reminder.kind == Kind.REMINDER and owner and owner != reminder.recipient
-                    and not reminder.owner_notified):
-                reminder.owner_notified = True
-                store.add_message(session, recipient=owner, text=wording.delivery_failed(
-                    reminder.id, reminder.recipient, _readable_reason(reason)), send_at=now, now=now,
-                    kind=Kind.NOTICE, source="bot", zone=reminder.zone)
+            store.fail_reminder(session, reminder, reason, now)
         with self._count_lock:
             self.failed_count += 1
         if self.metrics is not None:
@@ -392,7 +383,3 @@ def _upsert(session: Session, model: type[Contact], row: dict[str, object], chan
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model).values(**row).on_conflict_do_update(
         index_elements=list(model.__table__.primary_key.columns), set_=changes)
-
-
-def _readable_reason(reason: str) -> str:
-    return "the recipient has opted out" if reason == "opted_out" else reason

@@ -122,10 +122,15 @@ def handle_snooze(command: Snooze, ctx: HandlerContext) -> str:
     original = store.recent_sent_to(ctx.session, ctx.sender, ctx.now, SNOOZE_WINDOW)
     if original is None:
         return wording.nothing_to_snooze()
-    if original.recurrence is None and original.status in (Status.SENT, Status.DELIVERED):
+    if original.recurrence is None and original.status in (Status.SENT, Status.DELIVERED, Status.SCHEDULED):
+        # A one-off reminder moves (snoozing twice moves it again, it does not send it twice).
         _reschedule(original, command.send_at)
         reminder = original
     else:
+        # A repeating reminder keeps its series; the snooze is a one-off copy, under the usual limits.
+        refusal = _limit_refusal(Remind(ctx.sender, command.send_at, original.text), ctx)
+        if refusal:
+            return refusal
         reminder = store.add_message(
             ctx.session, owner=ctx.sender, recipient=ctx.sender, text=original.text,
             send_at=command.send_at, now=ctx.now, zone=ctx.zone)

@@ -39,5 +39,6 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
     root.addHandler(handler)
-    for noisy in ("werkzeug", "httpx", "alembic.runtime.plugins"):
+    # The Telnyx SDK logs request bodies (numbers, texts) at DEBUG: keep it at WARNING whatever LOG_LEVEL says.
+    for noisy in ("werkzeug", "httpx", "telnyx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

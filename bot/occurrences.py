@@ -42,6 +42,27 @@ def next_occurrence(rule: str, first: datetime, zone_name: str, after: datetime)
     return None
 
 
+def advance(rule: str, current: datetime, zone_name: str, after: datetime) -> tuple[datetime | None, str]:
+    """Return the occurrence after ``after`` and the rule re-based on it, or (None, rule) when the series is over.
+
+    The stored row always starts its series at the occurrence it will send next, so a
+    ``COUNT`` has to shrink by the occurrences consumed (sent, or skipped while every
+    instance was down); without that "5 times" would restart its count at every send.
+    """
+    following = next_occurrence(rule, current, zone_name, after)
+    if following is None or "COUNT=" not in rule:
+        return following, rule
+    zone = ZoneInfo(zone_name)
+    start_local = current.astimezone(zone).replace(tzinfo=None)
+    following_local = following.astimezone(zone).replace(tzinfo=None)
+    consumed = len(rrulestr(rule, dtstart=start_local, ignoretz=True).between(
+        start_local, following_local, inc=True)) - 1  # occurrences before ``following``
+    parts = [part.split("=", 1) for part in rule.split(";")]
+    rebased = ";".join(f"{key}={int(value) - consumed}" if key == "COUNT" else f"{key}={value}"
+                       for key, value in parts)
+    return following, rebased
+
+
 def describe_rule(rule: str) -> str:
     """Describe an RRULE in a few words: "every day", "every Mon, Wed", "every 2 hours"."""
     parts = dict(part.split("=", 1) for part in rule.split(";") if "=" in part)

@@ -81,6 +81,14 @@ def mask_number(number: str | None) -> str:
     return prefix + "*" * max(len(body) - keep, 0) + body[-keep:]
 
 
+_NUMBER_IN_TEXT = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+
+
+def mask_numbers_in(text: str) -> str:
+    """Mask every phone-number-like run of digits in free text, for logs."""
+    return _NUMBER_IN_TEXT.sub(lambda match: mask_number(re.sub(r"[^\d+]", "", match.group())), text)
+
+
 def format_number(number: str) -> str:
     """Format an E.164 number for people to read: +1 646-555-0199."""
     try:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select, text
 
+from bot import store
 from bot.clock import DispatchClock
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
@@ -112,8 +113,9 @@ class Bot:
             # A recurring reminder is already scheduled again; only a one-off row changes status.
             if final is not None and reminder.status in (Status.SENT, Status.DELIVERED) and not reminder.recurrence:
                 reminder.status = final
-                if final == Status.FAILED:
-                    reminder.error = f"delivery {delivery_status}"
+            if final == Status.FAILED:
+                reminder.error = f"delivery {delivery_status}"
+                store.notify_owner_of_failure(session, reminder, reminder.error, self.clock())
             return True
 
     def count_pending(self) -> int:

@@ -9,7 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.ids import new_id
+from bot import wording
 from bot.models import Contact, InboundMessage, Kind, Reminder, Status
+from bot.occurrences import advance
 
 _ID_ATTEMPTS = 8
 
@@ -87,11 +89,6 @@ def cancel_reminder(reminder: Reminder, now: datetime) -> bool:
     return True
 
 
-def get_contact(session: Session, number: str) -> Contact:
-    """Return the contact for ``number``, creating it on first sight."""
-    return session.get(Contact, number) or add_contact(session, number)
-
-
 def add_contact(session: Session, number: str) -> Contact:
     """Create the contact for ``number`` (just looked up and not found); return the stored one."""
     contact = Contact(number=number)
@@ -102,12 +99,6 @@ def add_contact(session: Session, number: str) -> Contact:
         contact = session.get(Contact, number)
         assert contact is not None
     return contact
-
-
-def is_opted_out(session: Session, number: str) -> bool:
-    """Say whether ``number`` has texted STOP (and not START since)."""
-    contact = session.get(Contact, number)
-    return contact is not None and contact.opted_out_at is not None
 
 
 def count_pending_and_created_since(session: Session, owner: str, since: datetime) -> tuple[int, int]:
@@ -150,3 +141,33 @@ def count_commands_since(session: Session, sender: str, command: str, since: dat
             InboundMessage.received_at >= since,
         )
     ) or 0
+
+
+def notify_owner_of_failure(session: Session, reminder: Reminder, reason: str, now: datetime) -> None:
+    """Tell the person who set a reminder, once, that it could not be delivered (not if they are its recipient)."""
+    owner = reminder.owner
+    if reminder.kind == Kind.REMINDER and owner and owner != reminder.recipient and not reminder.owner_notified:
+        reminder.owner_notified = True
+        add_message(session, recipient=owner, text=wording.delivery_failed(reminder.id, reminder.recipient, reason),
+                    send_at=now, now=now, kind=Kind.NOTICE, source="bot", zone=reminder.zone)
+
+
+def fail_reminder(session: Session, reminder: Reminder, reason: str, now: datetime) -> None:
+    """Record a failed send or delivery; tell the owner once; a repeating reminder goes on.
+
+    The owner is not told when they are the unreachable recipient. A failed occurrence of a
+    repeating reminder does not end the series, unless the recipient opted out.
+    """
+    reminder.error = reason
+    notify_owner_of_failure(session, reminder, reason, now)
+    following, rule = (advance(reminder.recurrence, reminder.send_at, reminder.zone, now)
+                       if reminder.recurrence and reason != "opted_out" else (None, None))
+    if following is None:
+        reminder.status = Status.FAILED
+        return
+    reminder.status = Status.SCHEDULED
+    reminder.send_at = following
+    reminder.due_at = following
+    reminder.recurrence = rule
+    reminder.occurrence += 1
+    reminder.attempts = 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Protocol
 
-from bot.phones import mask_number
+from bot.phones import mask_number, mask_numbers_in
 from bot.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class ConsoleTransport:
             self.sent.append(message)
             self._counter += 1
             provider_id = f"console-{self._counter}"
-        log.info("console delivery to %s: %s", mask_number(to), text)
+        log.info("console delivery to %s: %s", mask_number(to), mask_numbers_in(text))
         if self.on_send is not None:
             self.on_send(message)
         return SendResult(provider_id)

@@ -154,8 +154,9 @@ def api_prefix(introduce: bool) -> str:
 
 
 def delivery_failed(reminder_id: str, recipient: str, reason: str) -> str:
+    readable = "the recipient has opted out" if reason == "opted_out" else reason
     return (f"Sorry, your reminder #{reminder_id} to {format_number(recipient)} could not be delivered "
-            f"({reason}).")
+            f"({readable}).")
 
 
 def limit_reached(what: str, hint: str = "Try again later.") -> str:

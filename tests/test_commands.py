@@ -55,3 +55,18 @@ def test_unreadable_time_quotes_the_part_it_could_not_read(client, signer, fake_
     send_sms(client, signer, "remind me blorpday at noonish: x")
     reply = nth_message_to(fake_telnyx, ALICE).text
     assert "blorp" in reply and "remind me" in reply
+
+
+def test_snoozing_twice_moves_the_reminder_and_sends_it_once(app, client, signer, fake_telnyx):
+    send_sms(client, signer, "remind me in 1 second: take pills")
+    reminder_id = re.search(r"#([a-z0-9]+)", nth_message_to(fake_telnyx, ALICE, 1).text).group(1)
+    nth_message_to(fake_telnyx, ALICE, 2)
+    assert wait_until(lambda: _row(app, reminder_id).status == Status.SENT)
+    send_sms(client, signer, "snooze 30m")
+    send_sms(client, signer, "snooze 2 seconds")
+    assert nth_message_to(fake_telnyx, ALICE, 4).text.startswith(f"Snoozed (#{reminder_id})")
+    assert nth_message_to(fake_telnyx, ALICE, 5).text == "Reminder: take pills"
+    assert wait_until(lambda: _row(app, reminder_id).status == Status.SENT)
+    with app.extensions["bot"].session_factory() as session:
+        reminders = session.query(Reminder).filter(Reminder.kind == "reminder").all()
+    assert [r.id for r in reminders] == [reminder_id]  # moved, not copied: nothing left to send

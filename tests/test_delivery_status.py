@@ -81,3 +81,18 @@ def test_list_says_how_the_last_days_reminders_fared(app, client, signer, fake_t
     [listing] = [m.text for m in fake_telnyx.delivered(ALICE) if "Last 24h:" in m.text]
     assert f"#{reminder_id}: delivered" in listing
     assert listing.startswith("You have no pending reminders")
+
+
+def test_failed_delivery_report_tells_the_owner_once(app, client, signer, fake_telnyx):
+    from tests.conftest import BOB
+
+    post_signed(client, signer, message_received("remind 646-555-0199 in 1 second: dinner", ALICE))
+    assert fake_telnyx.wait_for(lambda sent: len([m for m in sent if m.to == BOB]) == 1, timeout=10)
+    [sent] = fake_telnyx.delivered(BOB)
+    assert wait_until(lambda: _reminder(app).status == Status.SENT)
+    for _ in range(2):
+        post_signed(client, signer, message_status("message.finalized", sent.provider_id, "delivery_failed", BOB))
+    assert fake_telnyx.wait_for(lambda messages: any("could not be delivered" in m.text for m in messages
+                                                     if m.to == ALICE), timeout=10)
+    notices = [m for m in fake_telnyx.delivered(ALICE) if "could not be delivered" in m.text]
+    assert len(notices) == 1 and _reminder(app).status == Status.FAILED

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import Contact, Kind, Reminder, Status
-from tests.conftest import ALICE, BOB, nth_message_to, post_signed, send_sms
+from tests.conftest import ALICE, BOB, nth_message_to, post_signed, send_sms, wait_until
 from tests.signing import message_received
 
 CAROL = "+13105550123"
@@ -189,15 +189,28 @@ def test_rate_limit_counters_are_shared_through_redis(app_factory, signer):
     connection.flushdb()
 
 
-def test_logs_mask_numbers_and_never_show_secrets(app_factory, signer, fake_telnyx, caplog):
+@pytest.mark.parametrize("transport", ["telnyx", "console"])
+def test_logs_mask_numbers_and_never_show_secrets(app_factory, signer, fake_telnyx, caplog, transport):
     caplog.set_level(logging.DEBUG)
-    app = app_factory()
+    console = {"TELNYX_API_KEY": None} if transport == "console" else {}
+    app = app_factory(LOG_LEVEL="DEBUG", **console)  # the most talkative setting
     client = app.test_client()
     send_sms(client, signer, "remind 646-555-0199 in 1 second: hi")
-    nth_message_to(fake_telnyx, BOB)
-    nth_message_to(fake_telnyx, ALICE)
+    bot = app.extensions["bot"]
+    assert wait_until(lambda: bot.dispatcher.sent_count >= 2)
     post_signed(client, signer, b"{bad json")
     logged = caplog.text
-    assert "0147" in logged  # something about the sender was logged...
-    for secret in (ALICE, BOB, ALICE[2:], BOB[2:], "KEY_TEST_0123", signer.public_key, "test-token-0123456789"):
+    assert "0147" in logged and "0199" in logged  # something about the numbers was logged...
+    for secret in (ALICE, BOB, ALICE[2:], BOB[2:], "212-555-0147", "646-555-0199", "KEY_TEST_0123",
+                   signer.public_key, "test-token-0123456789"):
         assert secret not in logged  # ...but never a whole number or a secret
+
+
+def test_database_errors_do_not_log_bound_values(app):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with app.extensions["bot"].session_factory() as session:
+        with pytest.raises(DBAPIError) as raised:
+            session.execute(text("SELECT * FROM no_such_table WHERE number = :n"), {"n": ALICE})
+    assert ALICE not in str(raised.value)
