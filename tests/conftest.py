@@ -134,3 +134,22 @@ def nth_message_to(fake: FakeTelnyx, number: str, n: int = 1, timeout: float = 1
     assert fake.wait_for(lambda sent: len([m for m in sent if m.to == number]) >= n, timeout=timeout), \
         f"no message #{n} to {number}; got {[m.text for m in fake.delivered(number)]}"
     return fake.delivered(number)[n - 1]
+
+
+def settle(app: Flask, timeout: float = 10.0) -> None:
+    """Wait until the app's queue has nothing due or in flight, so every send it will make now is made."""
+    from sqlalchemy import func, or_, select
+
+    from bot.models import Reminder, Status
+    from bot.timeutil import utc_now
+
+    bot = app.extensions["bot"]
+
+    def idle() -> bool:
+        with bot.session_factory() as session:
+            busy = session.scalar(select(func.count()).select_from(Reminder).where(or_(
+                Reminder.status == Status.SENDING,
+                (Reminder.status == Status.SCHEDULED) & (Reminder.due_at <= utc_now()))))
+        return busy == 0
+
+    assert wait_until(idle, timeout=timeout), "the dispatcher did not settle"
