@@ -26,6 +26,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class TextFormatter(logging.Formatter):
+    """One plain line per event, with the request id when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(process)d] %(name)s rid=%(request_id)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not getattr(record, "request_id", None):
+            record.request_id = "-"
+        return super().format(record)
+
+
 def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     """Configure the root logger once (later calls only adjust the level)."""
     root = logging.getLogger()
@@ -37,7 +49,7 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root.addHandler(handler)
     # The Telnyx SDK logs request bodies (numbers, texts) at DEBUG: keep it at WARNING whatever LOG_LEVEL says.
     for noisy in ("werkzeug", "httpx", "telnyx", "alembic.runtime.plugins"):

@@ -65,3 +65,12 @@ def test_request_id_is_echoed_and_logged_as_json(app_factory, signer, capsys):
     assert echoed.headers["X-Request-Id"] == "req-42"
     refused = app.test_client().get("/healthz", headers={"X-Request-Id": "<script>" * 20})
     assert len(refused.headers["X-Request-Id"]) == 32  # an unsafe id is replaced, not echoed
+
+
+def test_text_log_lines_carry_the_request_id():
+    from bot.logs import TextFormatter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "inbound from %s", ("+*******0147",), None)
+    assert " rid=-: inbound" in TextFormatter().format(record)  # outside a request
+    record.request_id = "req-42"
+    assert " rid=req-42: inbound from +*******0147" in TextFormatter().format(record)
