@@ -43,7 +43,6 @@ def serve_fake(latency: float) -> None:
     from tests.fake_telnyx import FakeTelnyx
 
     fake = FakeTelnyx(latency=latency)
-    fake._server.socket.listen(1024)  # socketserver's backlog of 5 refuses connections under a burst
     fake.start()
     print(fake.url, flush=True)
     for line in sys.stdin:

@@ -42,6 +42,11 @@ class Reply:
     delay: float = 0.0
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 refuses connections under a benchmark's burst.
+    request_queue_size = 1024
+
+
 class FakeTelnyx:
     """Start with ``start()``; ``url`` is the base URL for the SDK."""
 
@@ -53,7 +58,7 @@ class FakeTelnyx:
         self._accepted_keys: set[str] = set()
         self._lock = threading.RLock()  # predicates passed to wait_for may call delivered()
         self._condition = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
