@@ -7,6 +7,7 @@ several instances starting at once do not race.
 
 from __future__ import annotations
 
+import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -73,7 +74,22 @@ def alembic_config(connection: Connection | None = None):  # type: ignore[no-unt
 
 @contextmanager
 def migration_lock(connection: Connection) -> Iterator[None]:
-    """Hold the migration lock (a PostgreSQL advisory lock) on ``connection``; SQLite needs none."""
+    """Hold the migration lock: a PostgreSQL advisory lock, or a lock file beside a SQLite database.
+
+    Instances starting together (gunicorn workers) would otherwise race to create the tables.
+    """
+    if connection.dialect.name == "sqlite":
+        path = connection.engine.url.database
+        if not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.migrate-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
     if connection.dialect.name != "postgresql":
         yield
         return

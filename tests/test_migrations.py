@@ -110,3 +110,18 @@ def test_alembic_command_line_upgrades_and_reports_the_head(database_url):
         assert {"reminders", "contacts", "inbound_messages"} <= set(_tables(engine).tables)
     finally:
         engine.dispose()
+
+
+def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(tmp_path):
+    # gunicorn workers build their apps at once; each upgrades the schema at start-up.
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    script = "import sys; from bot.db import make_engine, upgrade_database; upgrade_database(make_engine(sys.argv[1]))"
+    starts = [subprocess.Popen([sys.executable, "-c", script, url], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(4)]
+    for process in starts:
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+    engine = make_engine(url)
+    try:
+        assert _version(engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    finally:
+        engine.dispose()
