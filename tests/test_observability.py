@@ -74,3 +74,11 @@ def test_text_log_lines_carry_the_request_id():
     assert " rid=-: inbound" in TextFormatter().format(record)  # outside a request
     record.request_id = "req-42"
     assert " rid=req-42: inbound from +*******0147" in TextFormatter().format(record)
+
+
+def test_api_creations_are_counted_once_even_when_replayed(client):
+    headers = {"Authorization": "Bearer test-token-0123456789", "Idempotency-Key": "order-1"}
+    body = {"to": "+12125550147", "message": "hi", "when": "in 2 hours"}
+    assert client.post("/sms/schedule", json=body, headers=headers).status_code == 201
+    assert client.post("/sms/schedule", json=body, headers=headers).status_code == 201
+    assert 'bot_reminders_created_total{source="api"} 1.0' in client.get("/metrics").get_data(as_text=True)

@@ -161,6 +161,8 @@ def _create(message: NewMessage) -> ResponseReturnValue:
                        f"This Idempotency-Key was already used for a different request (job {exc.reminder_id}); "
                        "use a new key for a new message.", field="Idempotency-Key") from exc
     reminder = created.reminder
+    if not created.replayed:
+        bot.metrics.created.labels(source="api").inc()
     if not created.replayed and reminder.send_at - now <= timedelta(seconds=2 * bot.settings.dispatch_interval_seconds):
         bot.wake()  # due before the next poll would see it
     response = jsonify(job_id=reminder.id, status=reminder.status, scheduled_for=iso_utc(reminder.send_at),
