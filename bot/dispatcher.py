@@ -28,8 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -312,7 +311,7 @@ class Dispatcher:
                 contact = {"last_reminder_id": claim.id}  # what "snooze" refers to
                 if introduced:
                     contact["introduced_at"] = now
-                session.execute(_upsert(session, Contact, {"number": claim.recipient, **contact}, contact))
+                session.execute(store.upsert(session, Contact, {"number": claim.recipient, **contact}, contact))
         with self._count_lock:
             self.sent_count += 1
         if self.metrics is not None:
@@ -381,9 +380,3 @@ class Dispatcher:
                     .execution_options(synchronize_session=False))
         log.debug("released %d claimed messages", len(claims))
 
-
-def _upsert(session: Session, model: type[Contact], row: dict[str, object], changes: dict[str, object]) -> Insert:
-    """Return INSERT ... ON CONFLICT (primary key) DO UPDATE, for PostgreSQL or SQLite."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).values(**row).on_conflict_do_update(
-        index_elements=list(model.__table__.primary_key.columns), set_=changes)

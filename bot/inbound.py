@@ -11,14 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import store, wording
 from bot.commands import Command, Error, Start, Stop, command_name
 from bot.db import SessionFactory
 from bot.handlers import HandlerContext, dispatch
-from bot.models import Contact, InboundMessage, Kind
+from bot.models import Contact, Kind
 from bot.parser import parse
 from bot.phones import is_short_code_or_alphanumeric, mask_number, zone_for_number
 from bot.settings import Settings
@@ -53,13 +52,8 @@ def handle_inbound(message: InboundSms, *, session_factory: SessionFactory, sett
     if message.sender == settings.telnyx_phone_number or is_short_code_or_alphanumeric(message.sender):
         # Never answer ourselves, short codes or alphanumeric senders: no loops with other bots.
         return InboundOutcome("ignored", reason="sender is not a person's number")
-    with session_factory() as session:
-        try:
-            with session.begin():
-                return _handle_in_transaction(session, message, settings, now)
-        except IntegrityError:
-            # The unique message or event id is already stored: a duplicate delivery.
-            return InboundOutcome("duplicate")
+    with session_factory() as session, session.begin():
+        return _handle_in_transaction(session, message, settings, now)
 
 
 def _handle_in_transaction(session: Session, message: InboundSms, settings: Settings,
@@ -69,26 +63,25 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
     known = session.get(Contact, message.sender)
     zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
     command = _parse_within_limits(message.text, now, zone, message.sender, settings)
-    record = InboundMessage(message_id=message.message_id, event_id=message.event_id,
-                            sender=message.sender, received_at=now, command=command_name(command))
-    session.add(record)
-    session.flush()  # raises IntegrityError now if this message was handled before
+    name = command_name(command)
+    if not store.add_inbound(session, message.message_id, message.event_id, message.sender, now, name):
+        return InboundOutcome("duplicate")  # the same message or event again: a retried webhook
     contact = known or store.add_contact(session, message.sender)
 
     if contact.opted_out_at is not None and not isinstance(command, Start):
-        return InboundOutcome("ignored", command=record.command, reason="sender opted out")
+        return InboundOutcome("ignored", command=name, reason="sender opted out")
     # Opt-out keywords work from any number, allowed or not: carriers require it.
     if (settings.allowed_senders and message.sender not in settings.allowed_senders
             and not isinstance(command, (Stop, Start))):
-        return _refuse_outsider(session, contact, message.sender, now, record.command)
+        return _refuse_outsider(session, contact, message.sender, now, name)
 
     context = HandlerContext(session, message.sender, contact, zone, now, settings)
     reply = dispatch(command, context)
     store.add_message(session, recipient=message.sender, text=reply, send_at=now, now=now,
                       owner=None, zone=zone, kind=Kind.REPLY,
                       source="optout" if isinstance(command, Stop) else "bot")
-    log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), record.command)
-    return InboundOutcome("handled", command=record.command, reply=reply, created=tuple(context.created))
+    log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), name)
+    return InboundOutcome("handled", command=name, reply=reply, created=tuple(context.created))
 
 
 def _parse_within_limits(text: str, now: datetime, zone: str, sender: str, settings: Settings) -> Command:

@@ -20,7 +20,7 @@ from bot.metrics import Metrics, MeteredTransport
 from bot.models import Kind, Reminder, Status
 from bot.settings import Settings
 from bot.timeutil import Clock, utc_now
-from bot.transport import ConsoleTransport, TelnyxClient, TelnyxTransport, Transport
+from bot.transport import ConsoleTransport, TelnyxTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +32,11 @@ _DELIVERY_STAGE = {"queued": 0, "sending": 1, "sent": 2, "delivery_unconfirmed":
                    "sending_failed": 4, "delivery_failed": 4}
 
 
-def make_telnyx_client(settings: Settings) -> TelnyxClient | None:
-    """Start loading the SDK client when anything needs it: sending, or checking webhook signatures."""
-    if not (settings.telnyx_enabled or settings.telnyx_public_key):
-        return None
-    return TelnyxClient(api_key=settings.telnyx_api_key, public_key=settings.telnyx_public_key,
-                        base_url=settings.telnyx_base_url, timeout=settings.send_timeout_seconds)
-
-
-def make_transport(settings: Settings, client: TelnyxClient | None) -> Transport:
+def make_transport(settings: Settings) -> Transport:
     """Return the Telnyx transport when credentials are set, else the console."""
     if settings.telnyx_enabled:
         assert settings.telnyx_api_key is not None
-        return TelnyxTransport(settings.telnyx_api_key, settings.telnyx_base_url, settings.send_timeout_seconds,
-                               client=client)
+        return TelnyxTransport(settings.telnyx_api_key, settings.telnyx_base_url, settings.send_timeout_seconds)
     return ConsoleTransport()
 
 
@@ -61,8 +52,7 @@ class Bot:
         self.session_factory = make_session_factory(self.engine)
         self.metrics = Metrics()
         self.metrics.track_pending(self.count_pending)
-        self.telnyx_client = make_telnyx_client(settings)
-        self.transport = MeteredTransport(transport or make_transport(settings, self.telnyx_client), self.metrics)
+        self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
         self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock, self.metrics)
         self.dispatch_clock = DispatchClock(self.dispatcher, settings.dispatch_interval_seconds)
 
@@ -86,12 +76,6 @@ class Bot:
         if outcome.reply is not None:
             self.wake()
         return outcome
-
-    def webhook_verifier(self):  # type: ignore[no-untyped-def]
-        """Return the SDK's webhook helper (``client.webhooks``); needs TELNYX_PUBLIC_KEY."""
-        if self.telnyx_client is None:
-            raise RuntimeError("TELNYX_PUBLIC_KEY is not set")
-        return self.telnyx_client.get().webhooks
 
     def wake(self) -> None:
         """Send anything due now without waiting for the next poll."""

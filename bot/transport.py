@@ -92,10 +92,8 @@ class TelnyxClient:
     only if it comes before the load is done; the load also makes the first reminder on time.
     """
 
-    def __init__(self, *, api_key: str | None, public_key: str | None = None, base_url: str | None = None,
-                 timeout: float = 10.0) -> None:
-        self._options = dict(api_key=api_key, public_key=public_key, base_url=base_url, max_retries=0,
-                             timeout=timeout)
+    def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 10.0) -> None:
+        self._options = dict(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
         self._client = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
@@ -106,7 +104,7 @@ class TelnyxClient:
             import telnyx
 
             client = telnyx.Telnyx(**self._options)
-            client.messages, client.webhooks  # noqa: B018 (first use imports the resource modules)
+            client.messages  # noqa: B018 (first use imports the resource module)
             self._client = client
         except BaseException as exc:  # surfaced to the first caller of get()
             self._error = exc

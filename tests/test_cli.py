@@ -72,9 +72,16 @@ def test_chat_runs_the_whole_pipeline(tmp_path):
         process.stdin.flush()
         assert "to you on" in wait_for("Got it (#")
         assert wait_for("[bot] Reminder: stretch")
-        process.stdin.write("list\n")
-        process.stdin.flush()
-        assert wait_for("You have no pending reminders")
+        # The console prints the message during the send, just before the row is marked sent: ask
+        # again until the list says so (bounded), rather than racing the dispatcher's last write.
+        for _ in range(50):
+            process.stdin.write("list\n")
+            process.stdin.flush()
+            if "You have no pending reminders" in wait_for("[bot] "):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the sent reminder stayed pending")
     finally:
         process.stdin.close()
         process.wait(timeout=20)
