@@ -191,7 +191,7 @@ def start_server(name: str, setup: str, app: str, env: dict[str, str], directory
     env = dict(env, PORT=str(port), HOST="127.0.0.1")
     if setup == "gunicorn":
         target = "bare_app:create_app()" if app == "bare" else "app:create_app()"
-        command = [GUNICORN, target, "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2", "--threads", "4",
+        command = [GUNICORN, target, "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2", "--threads", os.environ.get("BENCH_THREADS", "4"),
                    "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench" if app == "bare" else root)]
     else:
         command = [sys.executable, str(ROOT / "bench/bare_app.py" if app == "bare" else root / "app.py")]
