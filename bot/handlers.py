@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot import store, wording
 from bot.commands import (Cancel, Command, Error, Help, ListReminders, Remind, SetTimezone, Snooze, Start,
                           Stop)
-from bot.models import Contact, Kind, Reminder, Status
+from bot.models import Kind, Reminder, Status
 from bot.settings import Settings
 
 SNOOZE_WINDOW = timedelta(hours=24)
@@ -32,7 +32,7 @@ class HandlerContext:
 
     session: Session
     sender: str
-    contact: Contact
+    contact: store.ContactState
     zone: str
     now: datetime
     settings: Settings
@@ -104,17 +104,17 @@ def handle_help(command: Help, ctx: HandlerContext) -> str:
 
 
 def handle_timezone(command: SetTimezone, ctx: HandlerContext) -> str:
-    ctx.contact.timezone = command.tz
+    store.update_contact(ctx.session, ctx.sender, timezone=command.tz)
     return wording.timezone_set(command.tz, ctx.now)
 
 
 def handle_stop(command: Stop, ctx: HandlerContext) -> str:
-    ctx.contact.opted_out_at = ctx.now
+    store.update_contact(ctx.session, ctx.sender, opted_out_at=ctx.now)
     return wording.opted_out()
 
 
 def handle_start(command: Start, ctx: HandlerContext) -> str:
-    ctx.contact.opted_out_at = None
+    store.update_contact(ctx.session, ctx.sender, opted_out_at=None)
     return wording.opted_in()
 
 

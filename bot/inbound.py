@@ -17,7 +17,7 @@ from bot import store, wording
 from bot.commands import Command, Error, Start, Stop, command_name
 from bot.db import SessionFactory
 from bot.handlers import HandlerContext, dispatch
-from bot.models import Contact, Kind
+from bot.models import Kind
 from bot.parser import parse
 from bot.phones import is_short_code_or_alphanumeric, mask_number, zone_for_number
 from bot.settings import Settings
@@ -60,7 +60,7 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
                            now: datetime) -> InboundOutcome:
     # Parse before the first write so the inbound row goes in whole (one INSERT, no UPDATE of its
     # command afterwards); parsing is pure, so a duplicate only costs the parse.
-    known = session.get(Contact, message.sender)
+    known = store.contact_state(session, message.sender)
     zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
     command = _parse_within_limits(message.text, now, zone, message.sender, settings)
     name = command_name(command)
@@ -91,12 +91,12 @@ def _parse_within_limits(text: str, now: datetime, zone: str, sender: str, setti
     return parse(text, now, zone, sender)
 
 
-def _refuse_outsider(session: Session, contact: Contact, sender: str, now: datetime,
+def _refuse_outsider(session: Session, contact: store.ContactState, sender: str, now: datetime,
                      command: str) -> InboundOutcome:
     # One polite refusal a day, then silence, so a stranger cannot make us text them at will.
     if contact.refused_at is not None and now - contact.refused_at < timedelta(days=1):
         return InboundOutcome("ignored", command=command, reason="sender not allowed")
-    contact.refused_at = now
+    store.update_contact(session, sender, refused_at=now)
     reply = wording.not_allowed()
     store.add_message(session, recipient=sender, text=reply, send_at=now, now=now, kind=Kind.REPLY,
                       source="bot")

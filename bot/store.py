@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TypeVar
 
-from sqlalchemy import Insert, Table, and_, func, or_, select
+from sqlalchemy import Insert, Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -81,30 +82,35 @@ def find_by_idempotency_key(session: Session, key: str) -> Reminder | None:
     return session.scalars(select(Reminder).where(Reminder.idempotency_key == key)).first()
 
 
-def _visible_to(number: str):  # type: ignore[no-untyped-def]
-    # A number sees the reminders it set and those addressed to it (set by someone else or over
-    # the API): the recipient can always see what is coming and cancel it.
-    return or_(Reminder.owner == number, Reminder.recipient == number)
+_R = Reminder.__table__.c
 
 
-def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[Reminder], int]:
-    """Return the pending reminders visible to ``number``, soonest first (at most ``limit``), and their count."""
-    condition = (_visible_to(number), Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))
-    rows = list(session.scalars(select(Reminder).where(*condition).order_by(Reminder.send_at).limit(limit)))
+def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[Row], int]:
+    """Return the pending reminders visible to ``number``, soonest first (at most ``limit``), and their count.
+
+    Rows of the columns a listing shows (``id, send_at, text, owner, recipient, source``), not ORM objects.
+    """
+    condition = (or_(_R.owner == number, _R.recipient == number), _R.kind == Kind.REMINDER,
+                 _R.status.in_(Status.PENDING))
+    connection = session.connection()
+    rows = list(connection.execute(select(_R.id, _R.send_at, _R.text, _R.owner, _R.recipient, _R.source)
+                                   .where(*condition).order_by(_R.send_at).limit(limit)))
     if len(rows) < limit:  # the page holds them all: no need to count
         return rows, len(rows)
-    total = session.scalar(select(func.count()).select_from(Reminder).where(*condition)) or 0
-    return rows, total
+    total = connection.execute(select(func.count()).select_from(Reminder.__table__).where(*condition)).scalar()
+    return rows, total or 0
 
 
-def recently_sent(session: Session, owner: str, since: datetime, limit: int) -> list[Reminder]:
-    """Return the owner's reminders last sent (or failed) since ``since``, newest first."""
-    return list(session.scalars(
-        select(Reminder).where(
-            Reminder.owner == owner, Reminder.kind == Kind.REMINDER,
-            or_(Reminder.sent_at >= since,
-                and_(Reminder.status == Status.FAILED, Reminder.created_at >= since)),
-        ).order_by(Reminder.sent_at.desc()).limit(limit)
+def recently_sent(session: Session, owner: str, since: datetime, limit: int) -> list[Row]:
+    """Return the owner's reminders last sent (or failed) since ``since``, newest first.
+
+    Rows of ``id, recipient, status, delivery_status, error``.
+    """
+    return list(session.connection().execute(
+        select(_R.id, _R.recipient, _R.status, _R.delivery_status, _R.error).where(
+            _R.owner == owner, _R.kind == Kind.REMINDER,
+            or_(_R.sent_at >= since, and_(_R.status == Status.FAILED, _R.created_at >= since)),
+        ).order_by(_R.sent_at.desc()).limit(limit)
     ))
 
 
@@ -126,15 +132,40 @@ def cancel_reminder(reminder: Reminder, now: datetime) -> bool:
     return True
 
 
-def add_contact(session: Session, number: str) -> Contact:
+@dataclass(frozen=True)
+class ContactState:
+    """What the inbound path needs to know about a number: its zone and its consent."""
+
+    number: str
+    timezone: str | None = None
+    opted_out_at: datetime | None = None
+    refused_at: datetime | None = None
+
+
+_C = Contact.__table__.c
+_READ_CONTACT = select(_C.number, _C.timezone, _C.opted_out_at, _C.refused_at).where(_C.number == bindparam("number"))
+
+
+def contact_state(session: Session, number: str) -> ContactState | None:
+    """Return the stored contact for ``number``, or None for a number never seen."""
+    row = session.connection().execute(_READ_CONTACT, {"number": number}).first()
+    return ContactState(*row) if row is not None else None
+
+
+def add_contact(session: Session, number: str) -> ContactState:
     """Create the contact for ``number`` (just looked up and not found); return the stored one."""
     row: dict[str, object] = dict(number=number, timezone=None, opted_out_at=None, introduced_at=None,
                                   refused_at=None, last_reminder_id=None)
     if insert_ignoring_conflicts(session, Contact, row):
-        return _attach(session, Contact(**row))
-    contact = session.get(Contact, number)  # created meanwhile by another instance
-    assert contact is not None
-    return contact
+        return ContactState(number)
+    stored = contact_state(session, number)  # created meanwhile by another instance
+    assert stored is not None
+    return stored
+
+
+def update_contact(session: Session, number: str, **values: object) -> None:
+    """Change stored settings of an existing contact (``timezone``, ``opted_out_at``, ``refused_at``)."""
+    session.connection().execute(update(Contact.__table__).where(_C.number == number).values(**values))
 
 
 def add_inbound(session: Session, message_id: str, event_id: str | None, sender: str, received_at: datetime,
