@@ -34,6 +34,7 @@ class DispatchClock:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._wake_requested = threading.Event()
+        self._busy = False  # a run is under way and will look at _wake_requested before it ends
         # A wake while a tick runs is not lost (see _run); APScheduler's warning about it is noise.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
@@ -46,7 +47,8 @@ class DispatchClock:
     def wake(self) -> None:
         """Tick as soon as possible."""
         self._wake_requested.set()
-        self._run_at(datetime.now(timezone.utc))
+        if not self._busy:  # a running tick sees the request before it returns (see _run)
+            self._run_at(datetime.now(timezone.utc))
 
     def shutdown(self) -> None:
         """Stop claiming, let in-flight sends finish, release the rest, stop the clock."""
@@ -60,22 +62,30 @@ class DispatchClock:
         return self.scheduler.running
 
     def _run(self) -> None:
-        for _ in range(_MAX_ROUNDS):
-            self._wake_requested.clear()
-            try:
-                self.dispatcher.tick()
-                soonest = next_due_at(self.dispatcher.session_factory)
-            except Exception:
-                log.exception("dispatch tick failed; retrying on the next tick")
-                return
-            if self.dispatcher.stopping.is_set():
-                return
-            if soonest is not None and soonest <= datetime.now(timezone.utc):
-                continue  # came due during the tick: the scheduler would skip a run while this one is busy
-            if soonest is not None:
-                self._run_at(soonest)
-            if not self._wake_requested.is_set():
-                return
+        self._busy = True
+        try:
+            for _ in range(_MAX_ROUNDS):
+                self._wake_requested.clear()
+                try:
+                    self.dispatcher.tick()
+                    soonest = next_due_at(self.dispatcher.session_factory)
+                except Exception:
+                    log.exception("dispatch tick failed; retrying on the next tick")
+                    return
+                if self.dispatcher.stopping.is_set():
+                    return
+                if soonest is not None and soonest <= datetime.now(timezone.utc):
+                    continue  # came due during the tick: the scheduler would skip a run while this one is busy
+                if soonest is not None:
+                    self._run_at(soonest)
+                # Say "not busy" before the last look at the wake flag: a wake() from now on
+                # schedules a run itself, and one that came earlier is seen here.
+                self._busy = False
+                if not self._wake_requested.is_set():
+                    return
+                self._busy = True
+        finally:
+            self._busy = False
 
     def _run_at(self, moment: datetime) -> None:
         job = self.scheduler.get_job(_JOB_ID)

@@ -8,6 +8,8 @@ several instances starting at once do not race.
 from __future__ import annotations
 
 import fcntl
+import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +31,73 @@ def normalize_database_url(database_url: str) -> str:
     return database_url
 
 
+class SqliteWriterLock:
+    """One writing transaction at a time on a SQLite file, across threads and processes, queued.
+
+    SQLite allows one writer; the others get SQLITE_BUSY and its busy handler retries them by
+    sleeping 1, 2, 5 ... 100 ms, so under gunicorn (two processes, several threads each) a write
+    could wait 100 ms after the lock was already free. Writers here wait on a lock file
+    (``flock``) and a thread lock instead, and wake the moment the previous writer commits.
+    SQLite's own busy timeout stays as the fallback for programs that do not take this lock.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self._threads = threading.Lock()
+        self._file = open(f"{database_path}.write-lock", "a")  # noqa: SIM115 (lives as long as the engine)
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+class _SqliteConnection(sqlite3.Connection):
+    """A sqlite3 connection that gives the writer lock back when its transaction ends."""
+
+    writer_lock: SqliteWriterLock | None = None
+    holds_writer_lock = False
+
+    def take_writer_lock(self) -> None:
+        if self.writer_lock is not None and not self.holds_writer_lock:
+            self.writer_lock.acquire()
+            self.holds_writer_lock = True
+
+    def _give_back(self) -> None:
+        if self.holds_writer_lock:
+            self.holds_writer_lock = False
+            assert self.writer_lock is not None
+            self.writer_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._give_back()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._give_back()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._give_back()
+
+
+def _is_read_only(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
+
+
 # hide_parameters: SQLAlchemy puts bound values (phone numbers, message text) into exception
 # messages, and those end up in logs.
 def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -40,16 +109,27 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
     database_url = normalize_database_url(database_url)
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, hide_parameters=True,
-                               connect_args={"timeout": 30, "check_same_thread": False})
+                               connect_args={"timeout": 30, "check_same_thread": False,
+                                             "factory": _SqliteConnection})
+        path = engine.url.database
+        writer_lock = SqliteWriterLock(path) if path and path != ":memory:" else None
 
         @event.listens_for(engine, "connect")
         def _configure_sqlite(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
-            if ":memory:" not in database_url:
+            if writer_lock is not None:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            dbapi_connection.writer_lock = writer_lock
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _queue_writers(_connection, cursor, statement, _parameters, _context, _many):  # type: ignore[no-untyped-def]
+            # The driver opens a transaction just before the first INSERT/UPDATE/DELETE; take the
+            # lock there, and keep it until that transaction commits or rolls back.
+            if not _is_read_only(statement):
+                cursor.connection.take_writer_lock()
 
         return engine
     return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size,
