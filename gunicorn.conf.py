@@ -34,6 +34,17 @@ accesslog = "-"
 control_socket_disable = True
 
 
+def on_starting(server: Any) -> None:
+    """Import the Telnyx SDK once, in the master, before the workers fork.
+
+    Importing it takes about two seconds of CPU (thousands of generated types). Done here, every
+    worker inherits the loaded modules and its client is ready at once, instead of each worker
+    spending those seconds in a background thread while it already serves requests.
+    """
+    if os.environ.get("TELNYX_API_KEY"):
+        import telnyx.resources  # noqa: F401 (imported for its side effect: the modules are loaded)
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     """Shut the worker's bot down cleanly: finish in-flight sends, release claimed rows."""
     # create_app also registers bot.shutdown with atexit; shutdown is idempotent, and doing it here

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import floor_app  # noqa: E402
 import loadgen  # noqa: E402
 from loadgen import Request  # noqa: E402
 
@@ -152,6 +153,29 @@ def wait_healthy(port: int, process: subprocess.Popen, deadline_seconds: float =
     raise RuntimeError(f"/healthz did not answer within {deadline_seconds} s")
 
 
+def wait_transport_ready(port: int, deadline_seconds: float = 60.0) -> None:
+    """Wait until /readyz says the Telnyx SDK is loaded (twice in a row, for either gunicorn worker).
+
+    Otherwise the first seconds of a cell would measure the SDK's one-time import.
+    """
+    deadline = time.monotonic() + deadline_seconds
+    in_a_row = 0
+    while time.monotonic() < deadline and in_a_row < 4:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                in_a_row = in_a_row + 1 if json.load(response).get("transport_ready") else 0
+        except OSError:
+            in_a_row = 0
+        time.sleep(0.05)
+    if in_a_row < 4:
+        raise RuntimeError(f"the Telnyx SDK did not load within {deadline_seconds} s")
+
+
+def floor_environment(database_url: str, public_key: str) -> dict[str, str]:
+    """The environment for bench/floor_app.py: its database, our key and token."""
+    return dict(os.environ, DATABASE_URL=database_url, TELNYX_PUBLIC_KEY=public_key, API_TOKEN=API_TOKEN)
+
+
 def our_environment(database_url: str, fake_url: str, public_key: str) -> dict[str, str]:
     """The environment for our app: the fake Telnyx, our key, limits raised for one busy client."""
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
@@ -189,18 +213,21 @@ def start_server(name: str, setup: str, app: str, env: dict[str, str], directory
     """Start the bare app or ours (from ``root``) under gunicorn or werkzeug; wait for /healthz."""
     port = free_port()
     env = dict(env, PORT=str(port), HOST="127.0.0.1")
+    baseline = app in ("bare", "floor")  # served from bench/, like ours in every other respect
     if setup == "gunicorn":
-        target = "bare_app:create_app()" if app == "bare" else "app:create_app()"
-        command = [GUNICORN, target, "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2", "--threads", os.environ.get("BENCH_THREADS", "4"),
-                   "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench" if app == "bare" else root)]
+        target = f"{app}_app:create_app()" if baseline else "app:create_app()"
+        command = [GUNICORN, target, "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2", "--threads", "4",
+                   "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench" if baseline else root)]
     else:
-        command = [sys.executable, str(ROOT / "bench/bare_app.py" if app == "bare" else root / "app.py")]
+        command = [sys.executable, str(ROOT / f"bench/{app}_app.py" if baseline else root / "app.py")]
     log_path = f"{directory}/{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     server = Server(name, port, process, log_path)
     try:
         wait_healthy(port, process)
+        if app == "ours":
+            wait_transport_ready(port)
     except Exception:
         server.stop()
         raise RuntimeError(f"{name} did not start; see {log_path}:\n" + Path(log_path).read_text()[-2000:])
@@ -260,13 +287,18 @@ def measure(server: Server, endpoint: str, signer: Any, connections: int, second
 
 
 def row(setup: str, db: str, endpoint: str, connections: int, bare: loadgen.Result,
-        ours: loadgen.Result, mode: str = "closed") -> dict[str, Any]:
-    return {"setup": setup, "db": db, "endpoint": endpoint, "connections": connections, "mode": mode,
-            "bare_rps": bare.rate, "ours_rps": ours.rate, "ratio": ours.rate / bare.rate if bare.rate else 0.0,
-            "bare_p50": bare.percentile(0.5), "bare_p99": bare.percentile(0.99),
-            "ours_p50": ours.percentile(0.5), "ours_p99": ours.percentile(0.99),
-            "bare_errors": bare.errors, "ours_errors": ours.errors, "ours_count": ours.count,
-            "ours_statuses": dict(ours.statuses), "ours_exceptions": dict(ours.exceptions)}
+        ours: loadgen.Result, mode: str = "closed", floor: loadgen.Result | None = None) -> dict[str, Any]:
+    entry = {"setup": setup, "db": db, "endpoint": endpoint, "connections": connections, "mode": mode,
+             "bare_rps": bare.rate, "ours_rps": ours.rate, "ratio": ours.rate / bare.rate if bare.rate else 0.0,
+             "bare_p50": bare.percentile(0.5), "bare_p99": bare.percentile(0.99),
+             "ours_p50": ours.percentile(0.5), "ours_p99": ours.percentile(0.99),
+             "bare_errors": bare.errors, "ours_errors": ours.errors, "ours_count": ours.count,
+             "ours_statuses": dict(ours.statuses), "ours_exceptions": dict(ours.exceptions)}
+    if floor is not None:
+        entry.update(floor_rps=floor.rate, floor_p50=floor.percentile(0.5), floor_p99=floor.percentile(0.99),
+                     floor_errors=floor.errors, floor_ratio=floor.rate / bare.rate if bare.rate else 0.0,
+                     ours_to_floor=ours.rate / floor.rate if floor.rate else 0.0)
+    return entry
 
 
 def unique_ids(server: Server, count: int, connections: int, max_seconds: float) -> dict[str, Any]:
@@ -297,7 +329,13 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
         bare = start_server(f"{setup}-bare", setup, "bare", dict(os.environ), directory)
         stack.callback(bare.stop)
         ours: dict[str, Server] = {}
+        floors: dict[str, Server] = {}
         for db in dbs:
+            floor_url = stack.enter_context(database(db, directory))
+            floor_app.prepare(floor_url)
+            floors[db] = start_server(f"{setup}-floor-{db}", setup, "floor",
+                                      floor_environment(floor_url, signer.public_key), directory)
+            stack.callback(floors[db].stop)
             variants = [("", ROOT)] + ([("before-", compare_root)] if compare_root else [])
             for prefix, root in variants:  # a --compare-root tree gets its own database, same settings
                 url = stack.enter_context(database(db, directory))
@@ -311,11 +349,14 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
                 if time.monotonic() - started > HARD_DEADLINE:
                     break
                 bare_result = measure(bare, endpoint, signer, connections, seconds, 2500)
+                floor_results = {db: measure(floor, endpoint, signer, connections, seconds, 1500)
+                                 for db, floor in floors.items()}
                 for db, server in ours.items():
                     warm_up(server, endpoint, signer, connections)
                     delivered_before = fake.delivered()
                     ours_result = measure(server, endpoint, signer, connections, seconds, 800, warm=False)
-                    rows.append(row(setup, db, endpoint, connections, bare_result, ours_result))
+                    rows.append(row(setup, db, endpoint, connections, bare_result, ours_result,
+                                    floor=floor_results.get(db.removeprefix("before-"))))
                     peak[db] = max(peak.get(db, 0.0), ours_result.rate)
                     if endpoint == "webhook":
                         replies.append(drain_replies(fake, delivered_before,
@@ -351,8 +392,9 @@ def drain_replies(fake: Fake, before: int, handled: int, label: str, limit: floa
 
 
 def _progress(entry: dict[str, Any]) -> str:
+    floor = f"floor {entry['floor_rps']:7.0f}/s  " if "floor_rps" in entry else ""
     return (f"  {entry['setup']:8} {entry['db']:8} {entry['endpoint']:8} c={entry['connections']:<3} "
-            f"{entry['mode']:14} bare {entry['bare_rps']:7.0f}/s  ours {entry['ours_rps']:7.0f}/s "
+            f"{entry['mode']:14} bare {entry['bare_rps']:7.0f}/s  {floor}ours {entry['ours_rps']:7.0f}/s "
             f"({entry['ratio']:.0%}) p99 {entry['ours_p99']:.1f} ms errors {entry['ours_errors']}")
 
 
@@ -360,16 +402,24 @@ def _progress(entry: dict[str, Any]) -> str:
 
 def print_tables(report: dict[str, Any]) -> None:
     """Print the comparison, paced-latency, uniqueness and reply-drain tables (Markdown)."""
-    print(f"\n### Throughput (closed loop, {report['seconds']:.0f} s per cell); ratio = ours / bare\n")
-    header = ("| server | db | endpoint | conns | bare req/s | ours req/s | ratio | bare p50/p99 ms "
-              "| ours p50/p99 ms | errors bare/ours |")
-    print(header)
-    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print(f"\n### Throughput (closed loop, {report['seconds']:.0f} s per cell)\n")
+    print("bare: Flask endpoint that only reads the body. floor: verifies the signature (or token) and commits "
+          "the raw request in one INSERT, nothing else (bench/floor_app.py). ours: the bot.\n")
+    print("| server | db | endpoint | conns | bare req/s | floor req/s | ours req/s | ours/bare | floor/bare "
+          "| ours/floor | p50/p99 ms bare | floor | ours | errors bare/floor/ours |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for entry in report["rows"] + report["paced"]:
         conns = entry["connections"] if entry["mode"] == "closed" else f"{entry['connections']} ({entry['mode']})"
-        print(f"| {entry['setup']} | {entry['db']} | {entry['endpoint']} | {conns} | {entry['bare_rps']:.0f} "
-              f"| {entry['ours_rps']:.0f} | {entry['ratio']:.0%} | {entry['bare_p50']:.1f} / {entry['bare_p99']:.1f} "
-              f"| {entry['ours_p50']:.1f} / {entry['ours_p99']:.1f} | {entry['bare_errors']} / {entry['ours_errors']} |")
+        has_floor = "floor_rps" in entry
+        cells = [entry["setup"], entry["db"], entry["endpoint"], conns, f"{entry['bare_rps']:.0f}",
+                 f"{entry['floor_rps']:.0f}" if has_floor else "-", f"{entry['ours_rps']:.0f}",
+                 f"{entry['ratio']:.0%}", f"{entry['floor_ratio']:.0%}" if has_floor else "-",
+                 f"{entry['ours_to_floor']:.0%}" if has_floor else "-",
+                 f"{entry['bare_p50']:.1f} / {entry['bare_p99']:.1f}",
+                 f"{entry['floor_p50']:.1f} / {entry['floor_p99']:.1f}" if has_floor else "-",
+                 f"{entry['ours_p50']:.1f} / {entry['ours_p99']:.1f}",
+                 f"{entry['bare_errors']} / {entry['floor_errors'] if has_floor else '-'} / {entry['ours_errors']}"]
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
     if report["uniqueness"]:
         print("\n### POST /sms/schedule id uniqueness, 16 connections\n")
         print("| server | requests | req/s | errors | job_ids | distinct | duplicates | p50/p99 ms |")

@@ -50,6 +50,10 @@ class MeteredTransport:
         self.inner = inner
         self.metrics = metrics
 
+    @property
+    def ready(self) -> bool:
+        return self.inner.ready
+
     def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
         started = time.perf_counter()
         try:

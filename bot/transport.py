@@ -52,6 +52,11 @@ class Transport(Protocol):
         """Send one SMS, or raise SendError."""
         ...
 
+    @property
+    def ready(self) -> bool:
+        """Say whether a send would go out now, without first waiting for the transport to load."""
+        ...
+
 
 @dataclass(frozen=True)
 class SentMessage:
@@ -71,6 +76,10 @@ class ConsoleTransport:
     sent: list[SentMessage] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return True
 
     def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
         message = SentMessage(from_number, to, text, utc_now())
@@ -111,6 +120,11 @@ class TelnyxClient:
         finally:
             self._ready.set()
 
+    @property
+    def loaded(self) -> bool:
+        """Say whether the SDK is loaded and the client built."""
+        return self._ready.is_set() and self._error is None
+
     def get(self):  # type: ignore[no-untyped-def]
         """Return the client, waiting for the background load if it is still running."""
         self._ready.wait()
@@ -125,6 +139,10 @@ class TelnyxTransport:
     def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 10.0,
                  client: TelnyxClient | None = None) -> None:
         self._client = client or TelnyxClient(api_key=api_key, base_url=base_url, timeout=timeout)
+
+    @property
+    def ready(self) -> bool:
+        return self._client.loaded
 
     def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
         client = self._client.get()

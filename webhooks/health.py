@@ -25,5 +25,8 @@ def readyz() -> ResponseReturnValue:
     tick_age = (utc_now() - last_tick).total_seconds() if last_tick else None
     ready = database and (dispatcher or not bot.settings.run_dispatcher)
     body = {"status": "ok" if ready else "unavailable", "database": database, "dispatcher": dispatcher,
-            "last_tick_at": iso_utc(last_tick), "last_tick_age_seconds": tick_age}
+            "last_tick_at": iso_utc(last_tick), "last_tick_age_seconds": tick_age,
+            # Informational: the Telnyx SDK loads in the background for about two seconds after
+            # start (at once under gunicorn, whose master imports it); sends wait for it meanwhile.
+            "transport_ready": bot.transport.ready}
     return jsonify(body), 200 if ready else 503
