@@ -5,6 +5,8 @@ queue and claims are atomic, so any number of workers (and hosts) share the send
 This file is an edge of the system, so it reads the environment:
 
     PORT                 port to listen on (default 5000, as for ``python app.py``)
+    PROMETHEUS_MULTIPROC_DIR  where workers keep their metrics for /metrics to add up (a fresh
+                         temporary directory when unset; emptied at start when set)
     WEB_CONCURRENCY      worker processes (default 2)
     GUNICORN_THREADS     request threads per worker (default 4)
     SEND_TIMEOUT_SECONDS the bot's Telnyx timeout; the graceful timeout leaves room for one send
@@ -12,7 +14,9 @@ This file is an edge of the system, so it reads the environment:
 
 from __future__ import annotations
 
+import glob
 import os
+import tempfile
 from typing import Any
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
@@ -43,6 +47,26 @@ def on_starting(server: Any) -> None:
     """
     if os.environ.get("TELNYX_API_KEY"):
         import telnyx.resources  # noqa: F401 (imported for its side effect: the modules are loaded)
+    _prepare_metrics_directory()
+
+
+def _prepare_metrics_directory() -> None:
+    # Every worker counts for itself and a scrape reaches one of them, so /metrics would show one
+    # worker's share. In prometheus_client's multiprocess mode each worker writes its values to
+    # files here and /metrics adds them up. The workers inherit the variable; prometheus_client
+    # reads it when a worker first imports it.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="bot-metrics-")
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):  # a previous run's workers
+        os.remove(stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the metrics (its counters stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

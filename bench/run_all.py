@@ -31,7 +31,9 @@ def _http_headline(path: Path) -> str:
     for entry in report["rows"]:
         if entry["connections"] == 16 and not entry["db"].startswith("before-"):
             parts.append(f"{entry['setup']}/{entry['db']}/{entry['endpoint']}@16: {entry['ours_rps']:.0f} req/s "
-                         f"= {entry['ratio']:.0%} of bare, {entry['ours_errors']} errors")
+                         f"= {entry['ratio']:.0%} of bare"
+                         + (f", {entry['ours_to_floor']:.0%} of floor" if "ours_to_floor" in entry else "")
+                         + f", {entry['ours_errors']} errors")
     for entry in report["paced"]:
         parts.append(f"{entry['setup']}/{entry['db']}/{entry['endpoint']} {entry['mode']}: p99 {entry['ours_p99']:.0f} ms")
     for entry in report["uniqueness"]:
@@ -61,7 +63,7 @@ def _plan(quick: bool, workdir: Path) -> list[tuple[str, list[str], float, Calla
         ("bench_startup.py", [python, str(BENCH / "bench_startup.py"), "--runs", "3" if quick else "5",
                               "--json", str(startup_json)], 240, lambda _out: _startup_headline(startup_json)),
         ("bench_http.py", [python, str(BENCH / "bench_http.py"), *(["--quick"] if quick else []),
-                           "--json", str(http_json)], 420 if quick else 600, lambda _out: _http_headline(http_json)),
+                           "--json", str(http_json)], 480 if quick else 900, lambda _out: _http_headline(http_json)),
     ]
     dispatch = BENCH / "bench_dispatch.py"
     if dispatch.exists():

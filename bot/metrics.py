@@ -1,7 +1,11 @@
 """Prometheus metrics, one registry per Bot so several bots in one process don't collide.
 
-With gunicorn each worker has its own counters; scrape each worker, or see the
-README for prometheus_client's multiprocess mode.
+Under gunicorn every worker counts for itself, and a scrape reaches one worker at
+random. ``gunicorn.conf.py`` therefore turns on prometheus_client's multiprocess
+mode (``PROMETHEUS_MULTIPROC_DIR``, which prometheus_client reads from the
+environment when it is imported): each worker writes its values to files in that
+directory, and the scrape adds up every worker's. The pending count is read from
+the database at scrape time either way.
 """
 
 from __future__ import annotations
@@ -9,16 +13,35 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from bot.transport import SendError, SendResult, Transport
 
 
-class Metrics:
-    """The bot's counters, histograms and gauges."""
+class _PendingCollector:
+    """``bot_pending_reminders``, counted in the database when scraped (the same for every worker)."""
 
-    def __init__(self) -> None:
+    def __init__(self, count_pending: Callable[[], int]) -> None:
+        self._count_pending = count_pending
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        yield GaugeMetricFamily("bot_pending_reminders", "Reminders scheduled or being sent",
+                                value=self._count_pending())
+
+
+class Metrics:
+    """The bot's counters and histograms, and the scrape output.
+
+    ``multiprocess_directory`` is PROMETHEUS_MULTIPROC_DIR when prometheus_client runs in
+    multiprocess mode (gunicorn); None otherwise.
+    """
+
+    def __init__(self, multiprocess_directory: str | None = None) -> None:
+        self.multiprocess_directory = multiprocess_directory
         self.registry = CollectorRegistry(auto_describe=True)
+        self._pending: _PendingCollector | None = None
         self.inbound = Counter("bot_inbound_messages", "Inbound SMS by command and outcome",
                                ["command", "outcome"], registry=self.registry)
         self.created = Counter("bot_reminders_created", "Reminders created, by source", ["source"],
@@ -35,12 +58,22 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=self.registry)
         self.provider_errors = Counter("bot_telnyx_errors", "Failed calls to Telnyx by HTTP status",
                                        ["status"], registry=self.registry)
-        self.pending = Gauge("bot_pending_reminders", "Reminders scheduled or being sent",
-                             registry=self.registry)
 
     def track_pending(self, count_pending: Callable[[], int]) -> None:
         """Read the pending count from the database at scrape time."""
-        self.pending.set_function(count_pending)
+        self._pending = _PendingCollector(count_pending)
+        if self.multiprocess_directory is None:
+            self.registry.register(self._pending)
+
+    def exposition(self) -> bytes:
+        """Return the Prometheus text for a scrape: this process's values, or every worker's added up."""
+        if self.multiprocess_directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess_directory)
+        if self._pending is not None:
+            registry.register(self._pending)
+        return generate_latest(registry)
 
 
 class MeteredTransport:

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def _count_sent(url: str) -> int:
         engine.dispose()
 
 
+def _scrape(port: int) -> str:
+    # A new connection each time, so successive scrapes may reach different workers.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
 def test_gunicorn_workers_send_each_reminder_once_and_stop_on_sigterm(pg_url, fake_telnyx, tmp_path):
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     assert gunicorn, "gunicorn is in requirements.txt"
@@ -51,6 +58,9 @@ def test_gunicorn_workers_send_each_reminder_once_and_stop_on_sigterm(pg_url, fa
         assert server.poll() is None, log.read_text()[-3000:]
         ids = _insert_due(pg_url, ROWS, due_in=2.0)
         assert wait_until(lambda: _count_sent(pg_url) == ROWS, timeout=45, interval=0.2), log.read_text()[-3000:]
+        # Each worker sent its share; whichever worker answers a scrape reports the total of all.
+        for _ in range(2 * WORKERS):
+            assert f'bot_messages_sent_total{{kind="reminder"}} {float(ROWS)}' in _scrape(port), _scrape(port)
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -7,7 +7,7 @@ import re
 import uuid
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -45,5 +45,4 @@ def install_request_ids(app: Flask) -> None:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    registry = current_app.extensions["bot"].metrics.registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(current_app.extensions["bot"].metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
