@@ -57,7 +57,15 @@ def _prepare_metrics_directory() -> None:
     # reads it when a worker first imports it.
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="bot-metrics-")
     os.makedirs(directory, exist_ok=True)
-    for stale in glob.glob(os.path.join(directory, "*.db")):  # a previous run's workers
+    # prometheus_client reads every *.db file there as its own: the directory must be its alone.
+    metric_files = set(glob.glob(os.path.join(directory, "*_*.db")))
+    metric_files = {path for path in metric_files
+                    if os.path.basename(path).split("_", 1)[0] in ("counter", "gauge", "histogram", "summary")}
+    others = set(glob.glob(os.path.join(directory, "*.db"))) - metric_files
+    if others:
+        raise RuntimeError(f"PROMETHEUS_MULTIPROC_DIR={directory} holds other .db files ({sorted(others)[0]}, ...); "
+                           "give the metrics a directory of their own")
+    for stale in metric_files:  # a previous run's workers
         os.remove(stale)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 

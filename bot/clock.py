@@ -13,6 +13,7 @@ import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.dispatcher import Dispatcher, next_due_at
@@ -42,7 +43,15 @@ class DispatchClock:
     def start(self) -> None:
         self.scheduler.add_job(self._run, "interval", seconds=self.interval, id=_JOB_ID,
                                next_run_time=datetime.now(timezone.utc))
+        self.scheduler.add_listener(self._after_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
+
+    def _after_run(self, _event: object) -> None:
+        # APScheduler counts a run as finished only after _run has returned. A wake() in between saw
+        # _busy False, asked for a run, and APScheduler skipped it (max_instances=1) and moved the
+        # job to the next interval. The request is still pending here, after the count went down.
+        if self._wake_requested.is_set() and not self.dispatcher.stopping.is_set():
+            self._run_at(datetime.now(timezone.utc))
 
     def wake(self) -> None:
         """Tick as soon as possible."""
@@ -71,6 +80,7 @@ class DispatchClock:
                     soonest = next_due_at(self.dispatcher.session_factory)
                 except Exception:
                     log.exception("dispatch tick failed; retrying on the next tick")
+                    self._wake_requested.clear()  # the next tick is the interval's, not an immediate retry
                     return
                 if self.dispatcher.stopping.is_set():
                     return
@@ -79,7 +89,8 @@ class DispatchClock:
                 if soonest is not None:
                     self._run_at(soonest)
                 # Say "not busy" before the last look at the wake flag: a wake() from now on
-                # schedules a run itself, and one that came earlier is seen here.
+                # schedules a run itself (and _after_run retries it if APScheduler still counted
+                # this run), and one that came earlier is seen here.
                 self._busy = False
                 if not self._wake_requested.is_set():
                     return

@@ -8,8 +8,11 @@ several instances starting at once do not race.
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = sessionmaker[Session]
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 727_110_001  # any constant shared by every instance
@@ -38,24 +42,67 @@ class SqliteWriterLock:
     sleeping 1, 2, 5 ... 100 ms, so under gunicorn (two processes, several threads each) a write
     could wait 100 ms after the lock was already free. Writers here wait on a lock file
     (``flock``) and a thread lock instead, and wake the moment the previous writer commits.
-    SQLite's own busy timeout stays as the fallback for programs that do not take this lock.
+
+    There is one lock per database file per process (``for_path``), shared by every engine. A
+    thread that already holds it (a second session writing while its first is still open) does not
+    wait for itself: it goes on without, and SQLite's own busy timeout decides, as it would without
+    this lock. So does a thread that waited ``THREAD_WAIT_SECONDS`` for the other threads of its
+    process. The file lock has no timeout: it is only ever held by another process for the length
+    of one write transaction, and the bot never holds a transaction open across a network call.
     """
 
-    def __init__(self, database_path: str) -> None:
-        self._threads = threading.Lock()
-        self._file = open(f"{database_path}.write-lock", "a")  # noqa: SIM115 (lives as long as the engine)
+    THREAD_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
+    _by_path: "weakref.WeakValueDictionary[str, SqliteWriterLock]" = weakref.WeakValueDictionary()
+    _registry_lock = threading.Lock()
 
-    def acquire(self) -> None:
-        self._threads.acquire()
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reset()
+
+    def _reset(self) -> None:
+        self._threads = threading.Lock()
+        self._owner: int | None = None
+        self._file = open(f"{self.path}.write-lock", "a")  # noqa: SIM115 (lives as long as the process)
+
+    @classmethod
+    def for_path(cls, database_path: str) -> "SqliteWriterLock":
+        """Return this process's lock for the database file at ``database_path``."""
+        path = os.path.realpath(database_path)
+        with cls._registry_lock:
+            lock = cls._by_path.get(path)
+            if lock is None:  # the engines that used it are gone, or there never were any
+                lock = cls._by_path[path] = cls(path)
+            return lock
+
+    @classmethod
+    def _after_fork_in_child(cls) -> None:
+        # A thread of the parent may have held a lock at the fork; in the child it never lets go,
+        # and the lock file's descriptor is shared with the parent. Start afresh.
+        for lock in list(cls._by_path.values()):
+            lock._reset()
+
+    def acquire(self) -> bool:
+        """Take the lock; False (and nothing taken) when this thread holds it or waited too long."""
+        if self._owner == threading.get_ident():
+            return False
+        if not self._threads.acquire(timeout=self.THREAD_WAIT_SECONDS):
+            log.warning("waited %.0f s for the SQLite writer lock; going on without it", self.THREAD_WAIT_SECONDS)
+            return False
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()
             raise
+        self._owner = threading.get_ident()
+        return True
 
     def release(self) -> None:
+        self._owner = None
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self._threads.release()
+
+
+os.register_at_fork(after_in_child=SqliteWriterLock._after_fork_in_child)
 
 
 class _SqliteConnection(sqlite3.Connection):
@@ -66,8 +113,7 @@ class _SqliteConnection(sqlite3.Connection):
 
     def take_writer_lock(self) -> None:
         if self.writer_lock is not None and not self.holds_writer_lock:
-            self.writer_lock.acquire()
-            self.holds_writer_lock = True
+            self.holds_writer_lock = self.writer_lock.acquire()
 
     def _give_back(self) -> None:
         if self.holds_writer_lock:
@@ -112,7 +158,7 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
                                connect_args={"timeout": 30, "check_same_thread": False,
                                              "factory": _SqliteConnection})
         path = engine.url.database
-        writer_lock = SqliteWriterLock(path) if path and path != ":memory:" else None
+        writer_lock = SqliteWriterLock.for_path(path) if path and path != ":memory:" else None
 
         @event.listens_for(engine, "connect")
         def _configure_sqlite(dbapi_connection, _record):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import time
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -31,15 +32,24 @@ class _PendingCollector:
                                 value=self._count_pending())
 
 
+def _multiprocess_mode() -> bool:
+    # prometheus_client chose its value class when it was imported, from PROMETHEUS_MULTIPROC_DIR;
+    # ask it rather than the environment, so the scrape always matches where the values are.
+    return prometheus_values.ValueClass is not prometheus_values.MutexValue
+
+
+def _single(collector: _PendingCollector | None) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    if collector is not None:
+        registry.register(collector)
+    return registry
+
+
 class Metrics:
-    """The bot's counters and histograms, and the scrape output.
+    """The bot's counters and histograms, and the scrape output."""
 
-    ``multiprocess_directory`` is PROMETHEUS_MULTIPROC_DIR when prometheus_client runs in
-    multiprocess mode (gunicorn); None otherwise.
-    """
-
-    def __init__(self, multiprocess_directory: str | None = None) -> None:
-        self.multiprocess_directory = multiprocess_directory
+    def __init__(self) -> None:
+        self.multiprocess = _multiprocess_mode()
         self.registry = CollectorRegistry(auto_describe=True)
         self._pending: _PendingCollector | None = None
         self.inbound = Counter("bot_inbound_messages", "Inbound SMS by command and outcome",
@@ -62,15 +72,18 @@ class Metrics:
     def track_pending(self, count_pending: Callable[[], int]) -> None:
         """Read the pending count from the database at scrape time."""
         self._pending = _PendingCollector(count_pending)
-        if self.multiprocess_directory is None:
+        if not self.multiprocess:
             self.registry.register(self._pending)
 
     def exposition(self) -> bytes:
         """Return the Prometheus text for a scrape: this process's values, or every worker's added up."""
-        if self.multiprocess_directory is None:
+        if not self.multiprocess:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.multiprocess_directory)
+        try:
+            MultiProcessCollector(registry)  # every worker's files in PROMETHEUS_MULTIPROC_DIR
+        except ValueError:  # the variable is empty or names no directory: this process's values only
+            return generate_latest(self.registry) + generate_latest(_single(self._pending))
         if self._pending is not None:
             registry.register(self._pending)
         return generate_latest(registry)

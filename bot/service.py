@@ -50,7 +50,7 @@ class Bot:
         self.engine = engine or make_engine(settings.database_url)
         upgrade_database(self.engine)
         self.session_factory = make_session_factory(self.engine)
-        self.metrics = Metrics(settings.prometheus_multiproc_dir)
+        self.metrics = Metrics()
         self.metrics.track_pending(self.count_pending)
         self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
         self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock, self.metrics)

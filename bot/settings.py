@@ -54,9 +54,6 @@ class Settings:
     # Operations
     log_format: str = "text"
     log_level: str = "INFO"
-    # prometheus_client's multiprocess mode: workers write their metrics here and a scrape adds
-    # them up. prometheus_client reads it from the environment itself; gunicorn.conf.py sets it.
-    prometheus_multiproc_dir: str | None = None
 
     @property
     def telnyx_enabled(self) -> bool:

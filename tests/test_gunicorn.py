@@ -77,3 +77,21 @@ def test_gunicorn_workers_send_each_reminder_once_and_stop_on_sigterm(pg_url, fa
     assert len(booted) == WORKERS, text[-3000:]  # none crashed and was replaced
     assert len([line for line in text.splitlines() if "Worker exiting" in line]) == WORKERS
     assert "Traceback" not in text and "WORKER TIMEOUT" not in text, text[-3000:]
+
+
+def test_gunicorn_refuses_a_metrics_directory_that_holds_other_files(tmp_path):
+    # prometheus_client would read (and gunicorn.conf.py would empty) every *.db file there.
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    assert gunicorn
+    shared = tmp_path / "data"
+    shared.mkdir()
+    (shared / "reminders.db").write_bytes(b"a database, not metrics")
+    (shared / "counter_123.db").write_bytes(b"")  # a previous run's metrics file: not what is refused
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{shared / 'reminders.db'}",
+                   "PROMETHEUS_MULTIPROC_DIR": str(shared), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [gunicorn, "app:create_app()", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "holds other .db files" in result.stdout + result.stderr
+    assert (shared / "reminders.db").read_bytes() == b"a database, not metrics"

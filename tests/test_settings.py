@@ -15,7 +15,7 @@ def test_every_setting_is_documented_in_env_example():
                   if "=" in line and not line.startswith("#")}
     names = {field.name.upper() for field in dataclasses.fields(Settings)}
     assert names <= documented, names - documented
-    assert documented - names == {"WEB_CONCURRENCY", "GUNICORN_THREADS"}  # gunicorn.conf.py's own
+    assert documented - names == {"WEB_CONCURRENCY", "GUNICORN_THREADS", "PROMETHEUS_MULTIPROC_DIR"}  # gunicorn's
 
 
 def test_environment_values_are_converted_and_overrides_win():

@@ -32,7 +32,11 @@ def test_signed_event_is_accepted(app, client, signer):
     {"telnyx-timestamp": "yesterday", "telnyx-signature-ed25519": "AAAA"},
     {"telnyx-timestamp": str(int(time.time())), "telnyx-signature-ed25519": "not base64!!"},
     {"telnyx-timestamp": str(int(time.time())), "telnyx-signature-ed25519": "AAAA"},
-], ids=["no-headers", "no-signature", "no-timestamp", "bad-timestamp", "bad-base64", "short-signature"])
+    {"telnyx-timestamp": f"--{int(time.time())}", "telnyx-signature-ed25519": "AAAA"},
+    {"telnyx-timestamp": "1" * 5000, "telnyx-signature-ed25519": "AAAA"},
+    {"telnyx-timestamp": str(int(time.time())), "telnyx-signature-ed25519": "\u00e9" * 88},
+], ids=["no-headers", "no-signature", "no-timestamp", "bad-timestamp", "bad-base64", "short-signature",
+        "double-sign-timestamp", "timestamp-over-4300-digits", "non-ascii-signature"])
 def test_unsigned_or_malformed_is_refused(app, client, headers):
     response = client.post("/webhooks/telnyx", data=encode(message_received("list", ALICE)),
                            headers={"Content-Type": "application/json", **headers})

@@ -11,7 +11,6 @@ once, not per request.
 from __future__ import annotations
 
 import base64
-import binascii
 from functools import lru_cache
 from typing import Mapping
 
@@ -35,7 +34,7 @@ def verify_key(public_key: str) -> VerifyKey:
         if len(raw) != 32:
             raise SignatureError(f"Invalid public key: expected 32 bytes, got {len(raw)} bytes")
         return VerifyKey(raw)
-    except (binascii.Error, NaclValueError) as exc:
+    except (ValueError, NaclValueError) as exc:  # binascii.Error, non-ASCII text, a bad point
         raise SignatureError(f"Invalid webhook key encoding: {exc}") from exc
 
 
@@ -50,13 +49,15 @@ def verify_signature(raw_body: bytes, headers: Mapping[str, str], public_key: st
         raise SignatureError("Missing required header: Telnyx-Signature-Ed25519")
     if timestamp_header is None:
         raise SignatureError("Missing required header: Telnyx-Timestamp")
-    if not timestamp_header.isascii() or not timestamp_header.strip().lstrip("+-").isdigit():
-        raise SignatureError(f"Invalid timestamp format: {timestamp_header[:40]}")
-    if abs(int(now) - int(timestamp_header)) > TOLERANCE_SECONDS:  # ints: no overflow for huge values
+    try:
+        timestamp = int(timestamp_header)  # as the SDK reads it ("+17…" and " 17… " included)
+    except ValueError as exc:  # not a number, or longer than Python's 4,300-digit limit
+        raise SignatureError(f"Invalid timestamp format: {timestamp_header[:40]}") from exc
+    if abs(int(now) - timestamp) > TOLERANCE_SECONDS:  # ints: no overflow for huge values
         raise SignatureError("Webhook timestamp is too old or too new")
     try:
         signature = base64.b64decode(signature_header, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise SignatureError(f"Invalid signature encoding: {exc}") from exc
     if len(signature) != 64:
         raise SignatureError(f"Invalid signature: expected 64 bytes, got {len(signature)} bytes")
