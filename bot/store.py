@@ -89,7 +89,11 @@ def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[R
     """Return the pending reminders visible to ``number``, soonest first (at most ``limit``), and their count.
 
     Rows of the columns a listing shows (``id, send_at, text, owner, recipient, source``), not ORM objects.
+    Core reads on the session's connection do not flush pending ORM changes: call this before changing
+    reminders through the ORM in the same transaction, as the handlers do.
     """
+    # A number sees the reminders it set and those addressed to it (set by someone else or over
+    # the API): the recipient can always see what is coming and cancel it.
     condition = (or_(_R.owner == number, _R.recipient == number), _R.kind == Kind.REMINDER,
                  _R.status.in_(Status.PENDING))
     connection = session.connection()
