@@ -78,6 +78,7 @@ class SqliteWriterLock:
     def _after_fork_in_child(cls) -> None:
         # A thread of the parent may have held a lock at the fork; in the child it never lets go,
         # and the lock file's descriptor is shared with the parent. Start afresh.
+        cls._registry_lock = threading.Lock()
         for lock in list(cls._by_path.values()):
             lock._reset()
 

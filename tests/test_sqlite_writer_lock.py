@@ -78,3 +78,17 @@ def test_concurrent_writers_on_two_engines_all_commit(tmp_path):
     for engine in engines:
         engine.dispose()
     assert os.path.exists(f"{tmp_path / 'bot.db'}.write-lock")
+
+
+def test_a_forked_child_does_not_inherit_a_held_lock(tmp_path):
+    # A lock held by a parent's thread at the fork would never be let go in the child: the child
+    # must wait only for the parent's write (the lock file), not for the parent's thread.
+    lock = SqliteWriterLock.for_path(str(tmp_path / "bot.db"))
+    assert lock.acquire()
+    pid = os.fork()
+    if pid == 0:
+        taken = lock.acquire()  # waits on the lock file until the parent's release below
+        os._exit(0 if taken else 1)
+    lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
