@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -50,12 +51,18 @@ def on_starting(server: Any) -> None:
     _prepare_metrics_directory()
 
 
+_own_metrics_directory: str | None = None
+
+
 def _prepare_metrics_directory() -> None:
     # Every worker counts for itself and a scrape reaches one of them, so /metrics would show one
     # worker's share. In prometheus_client's multiprocess mode each worker writes its values to
     # files here and /metrics adds them up. The workers inherit the variable; prometheus_client
     # reads it when a worker first imports it.
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="bot-metrics-")
+    global _own_metrics_directory
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = _own_metrics_directory = tempfile.mkdtemp(prefix="bot-metrics-")
     os.makedirs(directory, exist_ok=True)
     # prometheus_client reads every *.db file there as its own: the directory must be its alone.
     metric_files = set(glob.glob(os.path.join(directory, "*_*.db")))
@@ -68,6 +75,12 @@ def _prepare_metrics_directory() -> None:
     for stale in metric_files:  # a previous run's workers
         os.remove(stale)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics directory this master made for itself (one the operator named stays)."""
+    if _own_metrics_directory:
+        shutil.rmtree(_own_metrics_directory, ignore_errors=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:
