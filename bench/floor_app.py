@@ -21,11 +21,11 @@ from pathlib import Path
 
 from flask import Flask, request
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text
-from sqlalchemy.dialects import postgresql, sqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import make_engine  # noqa: E402
+from bot.store import dialect_module  # noqa: E402
 from webhooks.signature import SignatureError, verify_signature  # noqa: E402
 
 metadata = MetaData()
@@ -40,9 +40,9 @@ def prepare(database_url: str) -> None:
 
 
 def _store(engine: Engine, row_id: str, body: str) -> None:
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    insert = dialect_module(engine.dialect.name).insert(accepted).on_conflict_do_nothing()
     with engine.begin() as connection:
-        connection.execute(dialect.insert(accepted).on_conflict_do_nothing(), {"id": row_id, "body": body})
+        connection.execute(insert, {"id": row_id, "body": body})
 
 
 def create_app() -> Flask:

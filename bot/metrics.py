@@ -38,13 +38,6 @@ def _multiprocess_mode() -> bool:
     return prometheus_values.ValueClass is not prometheus_values.MutexValue
 
 
-def _single(collector: _PendingCollector | None) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    if collector is not None:
-        registry.register(collector)
-    return registry
-
-
 class Metrics:
     """The bot's counters and histograms, and the scrape output."""
 
@@ -72,8 +65,7 @@ class Metrics:
     def track_pending(self, count_pending: Callable[[], int]) -> None:
         """Read the pending count from the database at scrape time."""
         self._pending = _PendingCollector(count_pending)
-        if not self.multiprocess:
-            self.registry.register(self._pending)
+        self.registry.register(self._pending)
 
     def exposition(self) -> bytes:
         """Return the Prometheus text for a scrape: this process's values, or every worker's added up."""
@@ -83,7 +75,7 @@ class Metrics:
         try:
             MultiProcessCollector(registry)  # every worker's files in PROMETHEUS_MULTIPROC_DIR
         except ValueError:  # the variable is empty or names no directory: this process's values only
-            return generate_latest(self.registry) + generate_latest(_single(self._pending))
+            return generate_latest(self.registry)
         if self._pending is not None:
             registry.register(self._pending)
         return generate_latest(registry)

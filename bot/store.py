@@ -20,9 +20,14 @@ _ID_ATTEMPTS = 8
 _Model = TypeVar("_Model", bound=Base)
 
 
+def dialect_module(dialect_name: str):  # type: ignore[no-untyped-def]
+    """Return SQLAlchemy's dialect module whose ``insert`` knows ON CONFLICT (PostgreSQL or SQLite)."""
+    return postgresql if dialect_name == "postgresql" else sqlite
+
+
 @lru_cache(maxsize=None)
 def _insert_ignoring_conflicts(dialect_name: str, table: Table, conflict_columns: tuple[str, ...]) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    dialect = dialect_module(dialect_name)
     # rowcount says whether the row went in; SQLAlchemy keeps it for INSERT only when asked to.
     return (dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
             .execution_options(preserve_rowcount=True))
@@ -42,8 +47,7 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], row: dict[str
 
 def upsert(session: Session, model: type[Base], row: dict[str, object], changes: dict[str, object]) -> Insert:
     """Return INSERT ... ON CONFLICT (primary key) DO UPDATE SET ``changes``."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).values(**row).on_conflict_do_update(
+    return dialect_module(session.get_bind().dialect.name).insert(model).values(**row).on_conflict_do_update(
         index_elements=list(model.__table__.primary_key.columns), set_=changes)
 
 
