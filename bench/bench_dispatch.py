@@ -57,8 +57,8 @@ def serve_fake(latency: float) -> None:
 def run_instance() -> None:
     """Run one bot instance (settings from the environment) until SIGTERM; report start-up on stdout."""
     started = time.monotonic()
-    from bot.db import make_engine
-    from bot.dispatcher import next_due_at
+    from bot.storage.db import make_engine
+    from bot.delivery.dispatcher import next_due_at
     from bot.logs import configure_logging
     from bot.service import Bot
     from bot.settings import load_settings
@@ -100,7 +100,7 @@ def rss_kb() -> int:
 @contextmanager
 def database(kind: str) -> Iterator[str]:
     """Yield the URL of a fresh, migrated database; drop it afterwards."""
-    from bot.db import make_engine, upgrade_database
+    from bot.storage.db import make_engine, upgrade_database
 
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as directory:
@@ -164,8 +164,8 @@ def insert_due(url: str, count: int, due: datetime, spread: timedelta = timedelt
 def count_sent(url: str) -> int:
     from sqlalchemy import func, select
 
-    from bot.db import make_engine
-    from bot.models import Reminder, Status
+    from bot.storage.db import make_engine
+    from bot.storage.models import Reminder, Status
 
     engine = make_engine(url)
     try:

@@ -104,7 +104,7 @@ class Fake:
 @contextmanager
 def database(kind: str, directory: str) -> Iterator[str]:
     """Yield the URL of a fresh, migrated database; a PostgreSQL one is dropped afterwards."""
-    from bot.db import make_engine, upgrade_database
+    from bot.storage.db import make_engine, upgrade_database
 
     def migrate(url: str) -> None:
         engine = make_engine(url)

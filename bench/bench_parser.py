@@ -18,7 +18,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.parser import parse  # noqa: E402
+from bot.language.parser import parse  # noqa: E402
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "data" / "parse_cases.json"
 
@@ -71,7 +71,7 @@ def main() -> int:
           f"{platform.machine()} dateparser={dateparser.__version__}")
     print(f"corpus: {len(rows)} when-phrases from {CASES.name}, x{args.repeat}")
     print(f"{'parser':<34}{'msgs/s':>10}{'p50 us':>10}{'p99 us':>10}{'mean us':>10}")
-    results = [measure("bot.parser.parse (full message)", ours, args.repeat),
+    results = [measure("bot.language.parser.parse (full message)", ours, args.repeat),
                measure("dateparser.parse(phrase)", plain, args.repeat),
                measure("dateparser.parse(phrase, en)", english, args.repeat)]
     for row in results:

@@ -4,7 +4,7 @@ A second baseline beside bench/bare_app.py. Its webhook checks the Telnyx signat
 (``webhooks.signature``, as ours does) and commits the raw event in one
 ``INSERT ... ON CONFLICT DO NOTHING``; its ``POST /sms/schedule`` checks the bearer token and
 commits the body under a random id. Nothing else: no parsing, no commands, no reply, no
-dispatcher. It uses our engine settings (``bot.db.make_engine``: WAL and the writer lock on
+dispatcher. It uses our engine settings (``bot.storage.db.make_engine``: WAL and the writer lock on
 SQLite, psycopg 3 and pre-ping on PostgreSQL), so "ours / floor" is what the bot's own work costs
 and "floor / bare" what storing anything costs on this machine. Call ``prepare(url)`` once
 before serving (the workers must not race to create the table).
@@ -24,8 +24,8 @@ from sqlalchemy import Column, Engine, MetaData, String, Table, Text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.db import make_engine  # noqa: E402
-from bot.store import dialect_module  # noqa: E402
+from bot.storage.db import make_engine  # noqa: E402
+from bot.storage.queries import dialect_module  # noqa: E402
 from webhooks.signature import SignatureError, verify_signature  # noqa: E402
 
 metadata = MetaData()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot parse ...``, ``python -m bot chat`` and ``python -m bot migrate``.
+"""Command line: ``python -m bot parse ...``, ``preview ...``, ``chat`` and ``migrate``.
 
 This is an edge of the system, so it may read the environment.
 """
@@ -11,14 +11,14 @@ import os
 import sys
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def _parse_command(args: argparse.Namespace) -> int:
-    from bot.commands import to_json
-    from bot.parser import parse
+    from bot.language.commands import to_json
+    from bot.language.parser import parse
 
     try:
         zone = args.tz or os.environ.get("BOT_TIMEZONE") or "UTC"
@@ -35,15 +35,64 @@ def _parse_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview_command(args: argparse.Namespace) -> int:
+    """Print the next send times of a repeating reminder, computed as the dispatcher computes them."""
+    try:
+        times = _preview(args)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps([moment.isoformat() for moment in times]))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> list[datetime]:
+    from bot.language.commands import Error, Remind
+    from bot.language.parser import parse
+    from bot.series import Series, anchor_of, next_after, upcoming
+
+    zone = args.tz or os.environ.get("BOT_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"unknown time zone {zone!r}") from None
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(ZoneInfo(zone))
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=ZoneInfo(zone))
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, not {args.count}")
+    text = " ".join(args.text.split())
+    if text.upper().startswith(("FREQ=", "RRULE:")):
+        start = datetime.fromisoformat(args.start) if args.start else now
+        anchor = anchor_of(start, zone) if start.tzinfo is not None else start
+        series = Series(text, anchor, zone)
+        try:
+            first = next_after(series, now - timedelta(microseconds=1))  # the anchor itself counts if not past
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"unreadable rule {text!r} ({exc})") from None
+        return [] if first is None else [first, *upcoming(series, first, args.count - 1)]
+    message = text if text.lower().startswith("remind") else f"remind me {text}: preview"
+    command = parse(message, now, zone, args.sender)
+    if isinstance(command, Error):
+        raise ValueError(command.error)
+    if not isinstance(command, Remind):
+        raise ValueError(f"{text!r} is not a reminder")
+    if command.recurrence is None:
+        return [command.send_at]
+    series_zone = command.send_at.tzinfo.key if isinstance(command.send_at.tzinfo, ZoneInfo) else zone
+    series = Series(command.recurrence, command.anchor or anchor_of(command.send_at, series_zone), series_zone)
+    return [command.send_at, *upcoming(series, command.send_at, args.count - 1)]
+
+
 def _chat_command(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
-    from bot.inbound import InboundSms
+    from bot.conversation.inbound import InboundSms
     from bot.logs import configure_logging
     from bot.phones import normalize_number
     from bot.service import Bot
     from bot.settings import load_settings
-    from bot.transport import ConsoleTransport, SentMessage
+    from bot.delivery.transport import ConsoleTransport, SentMessage
 
     load_dotenv()
     sender = normalize_number(args.number)
@@ -88,7 +137,7 @@ def _migrate_command(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
     from sqlalchemy import text
 
-    from bot.db import make_engine, upgrade_database
+    from bot.storage.db import make_engine, upgrade_database
     from bot.settings import load_settings
 
     load_dotenv()
@@ -113,6 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parse_parser.add_argument("--tz", help="the sender's IANA zone (default: BOT_TIMEZONE or UTC)")
     parse_parser.add_argument("--sender", default="+12125550147", help="the sender's E.164 number")
     parse_parser.set_defaults(run=_parse_command)
+
+    preview_parser = commands.add_parser(
+        "preview", help="print a repeating reminder's next send times as JSON",
+        description='The argument is a message ("remind me every day at 2:30am: x"), a when-phrase '
+                    '("every month on the 31st") or an RRULE ("FREQ=MONTHLY;BYMONTHDAY=31").')
+    preview_parser.add_argument("text", help="a message, a when-phrase or an RRULE (FREQ=... or RRULE:...)")
+    preview_parser.add_argument("--tz", help="the sender's IANA zone (default: BOT_TIMEZONE or UTC)")
+    preview_parser.add_argument("--now", help="ISO 8601 instant to read times against (default: now)")
+    preview_parser.add_argument("--count", type=int, default=10, help="how many send times (default: 10)")
+    preview_parser.add_argument("--start", help="an RRULE's first occurrence, ISO local time (default: --now)")
+    preview_parser.add_argument("--sender", default="+12125550147", help="the sender's E.164 number")
+    preview_parser.set_defaults(run=_preview_command)
 
     chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat_parser.add_argument("--number", default="+12125550147", help="the number you text from")

@@ -18,7 +18,7 @@ from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from bot.transport import SendError, SendResult, Transport
+from bot.delivery.transport import SendError, SendResult, Transport
 
 
 class _PendingCollector:
@@ -61,6 +61,8 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=self.registry)
         self.provider_errors = Counter("bot_telnyx_errors", "Failed calls to Telnyx by HTTP status",
                                        ["status"], registry=self.registry)
+        self.parser_errors = Counter("bot_parser_errors", "Inbound SMS the parser failed on: a bug, logged at ERROR",
+                                     registry=self.registry)
 
     def track_pending(self, count_pending: Callable[[], int]) -> None:
         """Read the pending count from the database at scrape time."""

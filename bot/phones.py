@@ -71,7 +71,7 @@ def _same_clock_all_year(zones: list[str]) -> bool:
 
 
 def mask_number(number: str | None) -> str:
-    """Mask all but the last four digits, for logs: +1******0147."""
+    """Mask all but the last four digits, for logs: +12125550147 becomes +*******0147."""
     if not number:
         return "-"
     digits = len(number)
@@ -81,12 +81,38 @@ def mask_number(number: str | None) -> str:
     return prefix + "*" * max(len(body) - keep, 0) + body[-keep:]
 
 
-_NUMBER_IN_TEXT = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+# What the matcher below does not read as a number in the given region: a bare run of seven or
+# more digits, and another country's national format, which starts with its trunk prefix 0
+# ("020 7946 0958", "07700 900123"). Status codes, dates, clock times and IP addresses stay
+# readable: "Telnyx 422 40310" and "127.0.0.1" are not numbers to libphonenumber or to this.
+_UNREAD_NUMBER = re.compile(r"\+?\d{7,}|(?<![\w.+])0\d(?:[\s().\-]?\d){7,}")
+_MIN_DIGITS = 7  # fewer digits cannot be a phone number: skip the matcher
 
 
-def mask_numbers_in(text: str) -> str:
-    """Mask every phone-number-like run of digits in free text, for logs."""
-    return _NUMBER_IN_TEXT.sub(lambda match: mask_number(re.sub(r"[^\d+]", "", match.group())), text)
+def mask_numbers_in(text: str, region: str | None = None) -> str:
+    """Mask every phone number in free text, for logs: "+1 212 555 0147" becomes "+*******0147".
+
+    Args:
+        region: the country national formats are read in (the sender's, when known); default US.
+    """
+    if sum(character.isdigit() for character in text) < _MIN_DIGITS:
+        return text
+    matcher = phonenumbers.PhoneNumberMatcher(text, region or "US", leniency=phonenumbers.Leniency.POSSIBLE)
+    spans = sorted([(match.start, match.end) for match in matcher]
+                   + [match.span() for match in _UNREAD_NUMBER.finditer(text)])
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:  # both ways found it, or found overlapping parts
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    masked: list[str] = []
+    position = 0
+    for start, end in merged:
+        masked += [text[position:start], mask_number(re.sub(r"[^\d+]", "", text[start:end]))]
+        position = end
+    masked.append(text[position:])
+    return "".join(masked)
 
 
 def format_number(number: str) -> str:

@@ -7,29 +7,25 @@ and call its methods; nothing here knows about HTTP.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select, text
 
-from bot import store
-from bot.clock import DispatchClock
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dispatcher import Dispatcher
-from bot.inbound import InboundOutcome, InboundSms, handle_inbound
+from bot.api import messages
+from bot.api.messages import Created, NewMessage, Page
+from bot.storage import lifecycle
+from bot.delivery.timer import DispatchTimer
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.delivery.dispatcher import Dispatcher
+from bot.conversation.inbound import InboundOutcome, InboundSms, handle_inbound
 from bot.metrics import Metrics, MeteredTransport
-from bot.models import Kind, Reminder, Status
+from bot.storage.models import PENDING, Kind, Reminder, Source
 from bot.settings import Settings
 from bot.timeutil import Clock, utc_now
-from bot.transport import ConsoleTransport, TelnyxTransport, Transport
+from bot.delivery.transport import ConsoleTransport, TelnyxTransport, Transport
 
 log = logging.getLogger(__name__)
-
-# Telnyx's message webhooks report the recipient's status; these are final.
-_FINAL_DELIVERY = {"delivered": Status.DELIVERED, "delivery_failed": Status.FAILED,
-                   "sending_failed": Status.FAILED}
-# Webhooks arrive out of order: never let an earlier stage overwrite a later one.
-_DELIVERY_STAGE = {"queued": 0, "sending": 1, "sent": 2, "delivery_unconfirmed": 3, "delivered": 4,
-                   "sending_failed": 4, "delivery_failed": 4}
 
 
 def make_transport(settings: Settings) -> Transport:
@@ -48,74 +44,102 @@ class Bot:
         self.settings = settings
         self.clock = clock
         self.engine = engine or make_engine(settings.database_url)
+        self._database_answered: bool | None = None  # database_ok's last answer, to log only changes
+        self._database_state_lock = threading.Lock()
         upgrade_database(self.engine)
         self.session_factory = make_session_factory(self.engine)
         self.metrics = Metrics()
         self.metrics.track_pending(self.count_pending)
         self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
         self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock, self.metrics)
-        self.dispatch_clock = DispatchClock(self.dispatcher, settings.dispatch_interval_seconds)
+        self.dispatch_timer = DispatchTimer(self.dispatcher, settings.dispatch_interval_seconds)
 
     def start(self) -> None:
         """Start delivering due messages in the background."""
         if not self.settings.telnyx_enabled:
             log.warning("No TELNYX_API_KEY/TELNYX_PHONE_NUMBER set: outbound messages go to the console log.")
-        self.dispatch_clock.start()
+        self.dispatch_timer.start()
 
     def shutdown(self) -> None:
         """Stop claiming, finish in-flight sends and release the rest."""
-        self.dispatch_clock.shutdown()
+        self.dispatch_timer.shutdown()
 
     def handle_sms(self, message: InboundSms) -> InboundOutcome:
         """Handle an inbound SMS and wake the dispatcher to send the reply."""
         outcome = handle_inbound(message, session_factory=self.session_factory, settings=self.settings,
                                  now=self.clock())
         self.metrics.inbound.labels(command=outcome.command or "none", outcome=outcome.status).inc()
+        if outcome.parser_failed:
+            self.metrics.parser_errors.inc()
         if outcome.created:
-            self.metrics.created.labels(source="sms").inc(len(outcome.created))
+            self.metrics.created.labels(source=Source.SMS).inc(len(outcome.created))
         if outcome.reply is not None:
             self.wake()
         return outcome
 
     def wake(self) -> None:
         """Send anything due now without waiting for the next poll."""
-        if self.dispatch_clock.running:
-            self.dispatch_clock.wake()
+        if self.dispatch_timer.running:
+            self.dispatch_timer.wake()
 
     def record_delivery_status(self, provider_message_id: str, delivery_status: str) -> bool:
-        """Store a Telnyx delivery report on the reminder it belongs to; False if unknown."""
+        """Store a provider's delivery report on the reminder it belongs to; False if unknown."""
         with self.session_factory() as session, session.begin():
-            reminder = session.scalars(
-                select(Reminder).where(Reminder.provider_message_id == provider_message_id)).first()
-            if reminder is None:
-                return False
-            current = _DELIVERY_STAGE.get(reminder.delivery_status or "", -1)
-            if _DELIVERY_STAGE.get(delivery_status, 0) < current:
-                return True
-            reminder.delivery_status = delivery_status
-            final = _FINAL_DELIVERY.get(delivery_status)
-            # A recurring reminder is already scheduled again; only a one-off row changes status.
-            if final is not None and reminder.status in (Status.SENT, Status.DELIVERED) and not reminder.recurrence:
-                reminder.status = final
-            if final == Status.FAILED:
-                reminder.error = f"delivery {delivery_status}"
-                store.notify_owner_of_failure(session, reminder, reminder.error, self.clock())
-            return True
+            return lifecycle.record_delivery(session, provider_message_id, delivery_status, self.clock())
+
+    # The REST API's operations: one call per request, as handle_sms is for an SMS.
+
+    def schedule_message(self, message: NewMessage, idempotency_key: str | None) -> Created:
+        """Queue a message for the API (or replay the one an earlier request with this key made)."""
+        now = self.clock()
+        created = messages.schedule_message(self.session_factory, message, now, idempotency_key)
+        if not created.replayed:
+            self.metrics.created.labels(source=Source.API).inc()
+            if created.reminder.send_at - now <= timedelta(seconds=2 * self.settings.dispatch_interval_seconds):
+                self.wake()  # due before the next poll would see it
+        return created
+
+    def list_messages(self, *, limit: int, cursor: str | None, status: str | None) -> Page:
+        """Return one page of scheduled messages, newest first."""
+        with self.session_factory() as session:
+            return messages.list_scheduled(session, limit=limit, cursor=cursor, status=status)
+
+    def get_message(self, reminder_id: str) -> Reminder | None:
+        """Return a scheduled message by id, or None."""
+        with self.session_factory() as session:
+            return messages.get_scheduled(session, reminder_id)
+
+    def cancel_message(self, reminder_id: str) -> Reminder | None:
+        """Cancel a scheduled message; None if unknown; raises NotCancellable when it is being sent or final."""
+        with self.session_factory() as session, session.begin():
+            return messages.cancel_scheduled(session, reminder_id, self.clock())
 
     def count_pending(self) -> int:
         """Count reminders still to be sent."""
         with self.session_factory() as session:
             return session.scalar(select(func.count()).select_from(Reminder).where(
-                Reminder.kind == Kind.REMINDER, Reminder.status.in_(Status.PENDING))) or 0
+                Reminder.kind == Kind.REMINDER, Reminder.status.in_(PENDING))) or 0
 
     def database_ok(self) -> bool:
-        """Say whether the database answers."""
+        """Say whether the database answers; log when that changes, not on every probe."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            return True
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "no"
+            if self._note_database_answer(False) is not False:
+                # The first line names the driver's error; SQLAlchemy adds a documentation link below it.
+                reason = str(exc).strip().splitlines() or [type(exc).__name__]
+                log.error("the database does not answer: %s", reason[0])
             return False
+        if self._note_database_answer(True) is False:
+            log.warning("the database answers again")
+        return True
+
+    def _note_database_answer(self, answered: bool) -> bool | None:
+        """Remember database_ok's answer and return the one before (None before the first)."""
+        with self._database_state_lock:  # readiness probes run concurrently: one log line per change
+            previous, self._database_answered = self._database_answered, answered
+        return previous
 
     def last_tick_at(self) -> datetime | None:
         return self.dispatcher.last_tick_at

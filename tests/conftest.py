@@ -41,7 +41,7 @@ def fake_telnyx() -> Iterator[FakeTelnyx]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database with the schema applied; dropped afterwards."""
-    from bot.db import make_engine, upgrade_database
+    from bot.storage.db import make_engine, upgrade_database
     from tests.databases import postgres_database
 
     with postgres_database() as url:
@@ -49,6 +49,18 @@ def pg_url() -> Iterator[str]:
         upgrade_database(engine)
         engine.dispose()
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database on each engine in turn: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'any.db'}"
+    else:
+        from tests.databases import postgres_database
+
+        with postgres_database() as url:
+            yield url
 
 
 @pytest.fixture
@@ -140,7 +152,7 @@ def settle(app: Flask, timeout: float = 10.0) -> None:
     """Wait until the app's queue has nothing due or in flight, so every send it will make now is made."""
     from sqlalchemy import func, or_, select
 
-    from bot.models import Reminder, Status
+    from bot.storage.models import Reminder, Status
     from bot.timeutil import utc_now
 
     bot = app.extensions["bot"]

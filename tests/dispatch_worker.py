@@ -13,11 +13,11 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dispatcher import Dispatcher
-from bot.models import Reminder, Status
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.delivery.dispatcher import Dispatcher
+from bot.storage.models import PENDING, Reminder
 from bot.settings import load_settings
-from bot.transport import TelnyxTransport
+from bot.delivery.transport import TelnyxTransport
 
 
 def main(database_url: str, base_url: str, lease: str, idle: str) -> None:
@@ -38,7 +38,7 @@ def main(database_url: str, base_url: str, lease: str, idle: str) -> None:
 
     def pending() -> int:
         with sessions() as session:
-            return session.scalar(select(func.count()).where(Reminder.status.in_(Status.PENDING))) or 0
+            return session.scalar(select(func.count()).where(Reminder.status.in_(PENDING))) or 0
 
     started = last_work = time.monotonic()
     while time.monotonic() - started < 120:

@@ -3,6 +3,10 @@
 The real SDK talks to it through ``TELNYX_BASE_URL``. It records every request
 (from, to, text, auth header, idempotency key) and can be scripted to answer
 with errors (429 with Retry-After, 5xx, a slow answer, a permanent 4xx).
+
+Idempotency-Key as Telnyx documents it: a key that was answered 2xx before is replayed
+(200, the first answer's id, not sent again) when the body is byte-for-byte the same,
+and refused with 422 when the body differs.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class FakeTelnyx:
         self.messages: list[ReceivedMessage] = []
         self.script: deque[Reply] = deque()
         self.rule: Callable[[dict[str, Any]], Reply | None] | None = None
-        self._accepted_keys: set[str] = set()
+        self._accepted_keys: dict[str, tuple[bytes, str | None]] = {}  # key -> (raw body, provider id)
         self._lock = threading.RLock()  # predicates passed to wait_for may call delivered()
         self._condition = threading.Condition(self._lock)
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -112,12 +116,20 @@ class FakeTelnyx:
                 return ruled
         return Reply(200, delay=self.latency)
 
-    def _record(self, request: dict[str, Any], headers: Any, status: int, provider_id: str | None = None) -> None:
+    def earlier_answer(self, key: str | None, raw: bytes) -> tuple[int, str | None] | None:
+        """Return (200, its id) for a key accepted before with this body, (422, None) for another body."""
+        with self._lock:
+            if key is None or key not in self._accepted_keys:
+                return None
+            earlier_raw, provider_id = self._accepted_keys[key]
+            return (200, provider_id) if earlier_raw == raw else (422, None)
+
+    def _record(self, request: dict[str, Any], headers: Any, status: int, provider_id: str | None = None,
+                raw: bytes = b"", replayed: bool = False) -> None:
         key = headers.get("Idempotency-Key")
         with self._condition:
-            replayed = status == 200 and key is not None and key in self._accepted_keys
-            if status == 200 and key is not None:
-                self._accepted_keys.add(key)
+            if status == 200 and key is not None and not replayed:
+                self._accepted_keys[key] = (raw, provider_id)
             self.messages.append(ReceivedMessage(
                 request.get("from"), request.get("to"), request.get("text"), headers.get("Authorization"),
                 key, status, time.monotonic(), replayed, provider_id))
@@ -146,12 +158,22 @@ class FakeTelnyx:
                 except ValueError:
                     self._answer(400, {"errors": [{"code": "10015", "title": "Bad request"}]})
                     return
-                reply = fake._next_reply(request)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                earlier = fake.earlier_answer(self.headers.get("Idempotency-Key"), raw)
+                if earlier is not None and earlier[0] == 422:
+                    fake._record(request, self.headers, 422, raw=raw)
+                    self._answer(422, {"errors": [{"code": "10015", "title": "Idempotency key conflict",
+                                                   "detail": "The Idempotency-Key was already used with a "
+                                                             "different request body."}]})
+                    return
+                reply = fake._next_reply(request) if earlier is None else Reply(200, delay=fake.latency)
                 body = reply.body
                 provider_id = str(uuid.uuid4()) if body is None and reply.status == 200 else None
-                fake._record(request, self.headers, reply.status, provider_id)
+                if earlier is not None:
+                    provider_id = earlier[1]
+                # Taken (or refused) on arrival, as Telnyx does; a slow answer only delays the response.
+                fake._record(request, self.headers, reply.status, provider_id, raw, replayed=earlier is not None)
+                if reply.delay:
+                    time.sleep(reply.delay)
                 if provider_id is not None:
                     body = {"data": {"id": provider_id, "record_type": "message", "text": request.get("text"),
                                      "to": [{"phone_number": request.get("to"), "status": "queued"}],

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.ids import is_valid_id
-from bot.models import Kind, Reminder, Status
+from bot.storage.models import Kind, Reminder, Status
 from tests.conftest import ALICE, BOB, json_of, post_signed
 from tests.signing import message_received
 

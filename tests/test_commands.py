@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.models import Reminder, Status
+from bot.storage.models import Reminder, Status
 from bot.timeutil import utc_now
 from tests.conftest import ALICE, nth_message_to, send_sms, wait_until
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dispatcher import Dispatcher, claim_due
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.delivery.dispatcher import Dispatcher, claim_due
 from bot.ids import new_id
-from bot.models import Reminder, Status
+from bot.storage.models import Reminder, Status
 from bot.settings import load_settings
 from bot.timeutil import utc_now
-from bot.transport import TelnyxTransport
+from bot.delivery.transport import TelnyxTransport
 from tests.fake_telnyx import FakeTelnyx
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import select
 
-from bot.models import Reminder, Status
+from bot.storage.models import Reminder, Status
 from tests.conftest import ALICE, BOB, BOT_NUMBER, nth_message_to, send_sms, settle
 
 CONFIRMATION = re.compile(r"Got it \(#([a-z0-9]{4,8})\)")

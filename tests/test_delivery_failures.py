@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot import store
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dispatcher import Dispatcher
-from bot.models import Reminder, Status
+from bot.storage import lifecycle
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.delivery.dispatcher import Dispatcher
+from bot.storage.models import Reminder, Status
 from bot.settings import load_settings
 from bot.timeutil import utc_now
-from bot.transport import TelnyxTransport
+from bot.delivery.transport import TelnyxTransport
 from tests.conftest import ALICE, BOB, BOT_NUMBER, wait_until
 from tests.fake_telnyx import Reply
 
@@ -51,7 +51,7 @@ def delivery(make_delivery):
 def _queue(dispatcher, owner=ALICE, recipient=BOB, text="hello"):
     now = utc_now()
     with dispatcher.session_factory() as session, session.begin():
-        return store.add_message(session, owner=owner, recipient=recipient, text=text, send_at=now, now=now).id
+        return lifecycle.schedule(session, owner=owner, recipient=recipient, text=text, send_at=now, now=now).id
 
 
 def _row(dispatcher, reminder_id):
@@ -117,7 +117,7 @@ def test_owner_is_not_told_when_they_are_the_unreachable_one(delivery, fake_teln
 def test_recurring_reminder_is_rescheduled_in_the_same_transaction(delivery, fake_telnyx):
     now = utc_now()
     with delivery.session_factory() as session, session.begin():
-        reminder = store.add_message(session, owner=ALICE, recipient=ALICE, text="stretch",
+        reminder = lifecycle.schedule(session, owner=ALICE, recipient=ALICE, text="stretch",
                                      send_at=now - timedelta(days=3, minutes=10), now=now,
                                      zone="America/New_York", recurrence="FREQ=DAILY")
         reminder_id = reminder.id
@@ -133,7 +133,7 @@ def test_recurring_reminder_is_rescheduled_in_the_same_transaction(delivery, fak
 def _queue_many(dispatcher, count):
     now = utc_now()
     with dispatcher.session_factory() as session, session.begin():
-        return [store.add_message(session, owner=None, recipient=f"+1646555{n:04d}", text=f"bulk {n}", send_at=now,
+        return [lifecycle.schedule(session, owner=None, recipient=f"+1646555{n:04d}", text=f"bulk {n}", send_at=now,
                                   now=now, source="api").id for n in range(count)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.models import Kind, Reminder, Status
+from bot.storage.models import Kind, Reminder, Status
 from tests.conftest import ALICE, json_of, post_signed, wait_until
 from tests.fake_telnyx import ReceivedMessage
 from tests.signing import message_received, message_status

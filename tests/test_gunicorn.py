@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import make_engine, make_session_factory
-from bot.models import Reminder, Status
+from bot.storage.db import make_engine, make_session_factory
+from bot.storage.models import Reminder, Status
 from tests.conftest import BOT_NUMBER, wait_until
 from tests.signing import WebhookSigner
 from tests.test_concurrent_dispatch import _assert_each_sent_once, _insert_due

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from bot.models import InboundMessage, Kind, Reminder
+from bot.storage.models import InboundMessage, Kind, Reminder
 from tests.conftest import ALICE, post_signed
 from tests.signing import encode, message_received
 

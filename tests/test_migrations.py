@@ -7,17 +7,14 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
-import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, insert, select, text
 
-from bot.db import alembic_config, make_engine, upgrade_database
-from tests.databases import postgres_database
+from bot.storage.db import alembic_config, make_engine, upgrade_database
 
 ROOT = Path(__file__).resolve().parent.parent
-ALEMBIC_INI = ROOT / "bot" / "migrations" / "alembic.ini"
+ALEMBIC_INI = ROOT / "bot" / "storage" / "migrations" / "alembic.ini"
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 FIRST = SCRIPTS.get_base()
 HEAD = SCRIPTS.get_current_head()
@@ -36,15 +33,6 @@ REMINDERS = [
 CONTACT = dict(number="+16465550199", timezone="America/New_York", opted_out_at=None, introduced_at=MOMENT,
                refused_at=None, last_reminder_id="r002")
 INBOUND = dict(message_id="in-1", event_id="ev-1", sender="+12125550147", received_at=MOMENT, command="remind")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-    else:
-        with postgres_database() as url:
-            yield url
 
 
 def _tables(engine: Engine) -> MetaData:
@@ -115,7 +103,7 @@ def test_alembic_command_line_upgrades_and_reports_the_head(database_url):
 def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(tmp_path):
     # gunicorn workers build their apps at once; each upgrades the schema at start-up.
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    script = "import sys; from bot.db import make_engine, upgrade_database; upgrade_database(make_engine(sys.argv[1]))"
+    script = "import sys; from bot.storage.db import make_engine, upgrade_database; upgrade_database(make_engine(sys.argv[1]))"
     starts = [subprocess.Popen([sys.executable, "-c", script, url], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(4)]
     for process in starts:
@@ -123,5 +111,43 @@ def test_instances_starting_together_on_a_new_sqlite_file_all_come_up(tmp_path):
     engine = make_engine(url)
     try:
         assert _version(engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    finally:
+        engine.dispose()
+
+
+def test_the_anchor_migration_anchors_each_series_on_its_stored_occurrence(database_url):
+    engine = make_engine(database_url)
+    try:
+        upgrade_database(engine, "0001")
+        tables = _tables(engine).tables
+        with engine.begin() as connection:
+            connection.execute(insert(tables["reminders"]), REMINDERS)
+        upgrade_database(engine, "0002")
+        tables = _tables(engine).tables
+        reminders = tables["reminders"]
+        with engine.connect() as connection:
+            rows = {row.id: row for row in connection.execute(
+                select(reminders.c.id, reminders.c.series_anchor, reminders.c.series_sent, reminders.c.outbound_text))}
+        for reminder in REMINDERS:
+            row = rows[reminder["id"]]
+            # 12:00 UTC on 2026-11-23 is 07:00 in New York: the wall time the series keeps from now on.
+            expected = datetime(2026, 11, 23, 7, 0) if reminder["recurrence"] else None
+            assert (row.series_anchor, row.series_sent, row.outbound_text) == (expected, 0, None), reminder["id"]
+    finally:
+        engine.dispose()
+
+
+def test_the_models_match_the_migrations(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.storage.models import Base
+
+    engine = make_engine(database_url)
+    try:
+        upgrade_database(engine, "head")
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert differences == []
     finally:
         engine.dispose()

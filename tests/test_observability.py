@@ -56,6 +56,7 @@ def test_metrics_count_inbound_and_sends(client, signer, fake_telnyx):
     assert 'bot_messages_sent_total{kind="reply"} 2.0' in text
     assert 'bot_messages_sent_total{kind="reminder"} 1.0' in text
     assert "bot_dispatch_lateness_seconds_count 1.0" in text
+    assert "bot_parser_errors_total 0.0" in text  # exposed from the start, so an alert can watch it
 
 
 def test_request_id_is_echoed_and_logged_as_json(app_factory, signer, capsys):

@@ -9,14 +9,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from dateutil.rrule import rrulestr
 
-from bot.commands import Error, Remind, to_json
-from bot.help_text import HELP_TEXT
-from bot.parser import parse, read_command
+from bot.language.commands import Error, Remind, to_json
+from bot.language.help_text import HELP_TEXT
+from bot.language.parser import parse, read_command
+from bot.series import Series, upcoming
 
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "parse_cases.json").read_text(encoding="utf-8"))["cases"]
+# A repeating reminder's anchor is send_at's wall time, except where the time asked fell in a DST gap.
+ANCHORS = {"dst-us-every-day-gap": "2026-03-08T02:30:00"}
 GSM7_BASIC = set("@$_!\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz \n")
 
 
@@ -33,6 +35,13 @@ def test_corpus(case: dict[str, Any]) -> None:
     if expected["command"] == "error":
         assert got["command"] == "error", got
         assert case["error_contains"] in got["error"], got["error"]
+    elif expected["command"] == "remind":
+        anchor = got.pop("anchor")
+        assert got == expected
+        if got["recurrence"] is None:
+            assert anchor is None
+        else:
+            assert anchor == ANCHORS.get(case["id"], got["send_at"][:19])
     else:
         assert got == expected
 
@@ -51,12 +60,11 @@ def test_parse_agrees_with_read_command(case: dict[str, Any]) -> None:
 
 
 def _expand(text: str, now: str, zone: str, count: int) -> list[datetime]:
-    """Parse a recurring reminder and expand it the way the dispatcher does: naive local times."""
+    """Parse a recurring reminder and expand it the way the dispatcher does: bot.series from its anchor."""
     command = read_command(text, datetime.fromisoformat(now), zone, "+12125550147")
-    assert isinstance(command, Remind) and command.recurrence, command
-    start = command.send_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    rule = rrulestr(command.recurrence, dtstart=start)
-    return [moment.replace(tzinfo=ZoneInfo(zone)) for moment in rule[:count]]
+    assert isinstance(command, Remind) and command.recurrence and command.anchor, command
+    series = Series(command.recurrence, command.anchor, zone)
+    return [command.send_at, *upcoming(series, command.send_at, count - 1)]
 
 
 @pytest.mark.parametrize("text, now, zone, wall, offsets", [
@@ -141,7 +149,7 @@ def test_import_does_not_load_dateparser() -> None:
     import subprocess
     import sys
 
-    code = "import sys, bot.parser; print('dateparser' in sys.modules)"
+    code = "import sys, bot.language.parser; print('dateparser' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False"

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import (MAX_DAYS_AHEAD, Cancel, Error, Help, ListReminders, Remind, SetTimezone, Snooze,
+from bot.language.commands import (MAX_DAYS_AHEAD, Cancel, Error, Help, ListReminders, Remind, SetTimezone, Snooze,
                           Start, Stop, to_json)
-from bot.parser import parse, read_command
+from bot.language.parser import parse, read_command
+from bot.language.when import ceil_second
 
 SHAPES = (Remind, ListReminders, Cancel, Help, SetTimezone, Stop, Start, Snooze, Error)
 ZONES = ["America/New_York", "America/Los_Angeles", "Europe/London", "UTC", "Asia/Kolkata", "Australia/Sydney"]
@@ -44,7 +45,7 @@ def _check(command: object, now: datetime) -> None:
     if send_at is not None:
         assert send_at.tzinfo is not None and send_at.microsecond == 0
         assert send_at > now
-        assert send_at - now <= timedelta(days=MAX_DAYS_AHEAD)
+        assert send_at - ceil_second(now) <= timedelta(days=MAX_DAYS_AHEAD)  # times from now round up
     if isinstance(command, Remind):
         assert command.text and command.text == command.text.strip()
         assert not any(ord(char) < 32 for char in command.text)
@@ -77,7 +78,8 @@ def test_remind_me_in_n_minutes_is_exactly_n_minutes(minutes: int, body: str, no
     command = parse(f"remind me in {minutes} minutes: {body}", now, zone, "+12125550147")
     assert isinstance(command, Remind), command
     assert command.text == body
-    # Elapsed real time: add in UTC (aware + timedelta in one zone is wall-clock arithmetic).
-    assert command.send_at == now.astimezone(timezone.utc).replace(microsecond=0) + timedelta(minutes=minutes)
+    # Elapsed real time: add in UTC (aware + timedelta in one zone is wall-clock arithmetic), from now
+    # rounded up to the whole second, so never early.
+    assert command.send_at == ceil_second(now.astimezone(timezone.utc)) + timedelta(minutes=minutes)
     assert command.send_at.tzinfo == ZoneInfo(zone)
     assert command.recurrence is None and command.to == "+12125550147"

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import store
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.dispatcher import Dispatcher, claim_due
-from bot.models import Reminder, Status
+from bot.series import Series, upcoming
+from bot.storage import lifecycle
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.delivery.dispatcher import Dispatcher, claim_due
+from bot.storage.models import Reminder, Status
 from bot.settings import load_settings
-from bot.transport import TelnyxTransport
+from bot.delivery.transport import TelnyxTransport
 from tests.conftest import ALICE, BOB, BOT_NUMBER
 from tests.fake_telnyx import Reply
 
@@ -50,7 +51,7 @@ def dispatcher(tmp_path, fake_telnyx, clock):
 
 def _add(dispatcher, rule: str, owner=ALICE, recipient=BOB) -> str:
     with dispatcher.session_factory() as session, session.begin():
-        return store.add_message(session, owner=owner, recipient=recipient, text="water plants", send_at=START,
+        return lifecycle.schedule(session, owner=owner, recipient=recipient, text="water plants", send_at=START,
                                  now=START - timedelta(hours=1), zone="America/New_York", recurrence=rule).id
 
 
@@ -81,8 +82,10 @@ def test_missed_occurrences_count_against_the_series(dispatcher, clock, fake_tel
     dispatcher.tick()
     assert len(fake_telnyx.delivered(BOB)) == 1
     row = _row(dispatcher, reminder_id)
-    assert row.recurrence == "FREQ=DAILY;COUNT=2"  # the 4th and 5th are left
+    assert row.recurrence == "FREQ=DAILY;COUNT=5"  # the rule is never re-based: COUNT counts from the anchor
     assert row.send_at == START + timedelta(days=3)
+    left = upcoming(Series(row.recurrence, row.series_anchor, row.zone), row.send_at - timedelta(seconds=1), 10)
+    assert left == [START + timedelta(days=3), START + timedelta(days=4)]  # the 4th and 5th are left
 
 
 def test_a_failed_occurrence_does_not_end_the_series(dispatcher, clock, fake_telnyx):
@@ -95,12 +98,14 @@ def test_a_failed_occurrence_does_not_end_the_series(dispatcher, clock, fake_tel
     assert ["could not be delivered" in m.text for m in fake_telnyx.delivered(ALICE)] == [True]  # told once
 
 
-def test_a_reminder_cancelled_while_it_waits_in_the_pool_is_not_sent(dispatcher, clock, fake_telnyx):
+def test_a_cancel_of_a_claimed_reminder_is_refused_and_it_ends_sent(dispatcher, clock, fake_telnyx):
     reminder_id = _add(dispatcher, None)
     clock.now = START + timedelta(seconds=1)
     [claim] = claim_due(dispatcher.session_factory, clock(), 10, dispatcher.lease)
     with dispatcher.session_factory() as session, session.begin():
-        assert store.cancel_reminder(session.get(Reminder, reminder_id), clock())  # "cancel <id>" arrives
-    dispatcher._process(claim)  # the queued send finally runs
-    assert fake_telnyx.messages == []
-    assert _row(dispatcher, reminder_id).status == Status.CANCELLED
+        outcome = lifecycle.cancel(session, reminder_id, clock())  # "cancel <id>" arrives
+    assert not outcome.cancelled and outcome.status == Status.SENDING
+    dispatcher._process(claim)  # the claimed send runs
+    row = _row(dispatcher, reminder_id)
+    assert [m.to for m in fake_telnyx.delivered()] == [BOB]
+    assert row.status == Status.SENT and row.provider_message_id == fake_telnyx.delivered()[0].provider_id

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.models import Reminder, Status
-from bot import store
+from bot.storage import lifecycle
+from bot.storage.models import Reminder, Status
 from bot.timeutil import utc_now
 from tests.conftest import ALICE, BOB, settle
 
@@ -15,10 +15,10 @@ def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_telnyx)
     bot = first.extensions["bot"]
     now = utc_now()
     with bot.session_factory() as session, session.begin():
-        ids = [store.add_message(session, owner=ALICE, recipient=ALICE, text=f"task {n}",
+        ids = [lifecycle.schedule(session, owner=ALICE, recipient=ALICE, text=f"task {n}",
                                  send_at=now + timedelta(seconds=1), now=now).id for n in range(5)]
         # One came due while the app was down.
-        overdue = store.add_message(session, owner=ALICE, recipient=BOB, text="overdue",
+        overdue = lifecycle.schedule(session, owner=ALICE, recipient=BOB, text="overdue",
                                     send_at=now - timedelta(minutes=30), now=now).id
     bot.shutdown()
     bot.engine.dispose()

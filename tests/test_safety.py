@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot.models import Contact, Kind, Reminder, Status
+from bot.storage.models import Contact, Kind, Reminder, Status
 from tests.conftest import ALICE, BOB, nth_message_to, post_signed, send_sms, settle, wait_until
 from tests.signing import message_received
 
@@ -157,7 +157,7 @@ def test_control_characters_are_stripped_from_stored_text(app, client, signer, f
 
 
 def test_cancel_guessing_is_capped(app, client, signer, fake_telnyx):
-    from bot.handlers import MAX_CANCELS_PER_HOUR
+    from bot.conversation.handlers import MAX_CANCELS_PER_HOUR
 
     for n in range(MAX_CANCELS_PER_HOUR + 1):
         send_sms(client, signer, f"cancel zz{n:04d}")
@@ -207,6 +207,22 @@ def test_logs_mask_numbers_and_never_show_secrets(app_factory, signer, fake_teln
     for secret in (ALICE, BOB, ALICE[2:], BOB[2:], "212-555-0147", "646-555-0199", "KEY_TEST_0123",
                    signer.public_key, "test-token-0123456789"):
         assert secret not in logged  # ...but never a whole number or a secret
+
+
+def test_a_provider_error_quoting_the_number_is_stored_told_and_logged_masked(app, client, signer, fake_telnyx,
+                                                                             caplog):
+    from tests.fake_telnyx import Reply
+
+    caplog.set_level(logging.INFO)
+    refusal = {"errors": [{"code": "40310", "detail": "+1 646 555 0199 is not a mobile number"}]}
+    fake_telnyx.rule = lambda request: Reply(400, body=refusal) if request.get("to") == BOB else None
+    send_sms(client, signer, "remind 646-555-0199 in 1 second: hi")
+    notice = nth_message_to(fake_telnyx, ALICE, 2).text
+    assert "could not be delivered" in notice and "+*******0199 is not a mobile number" in notice
+    [reminder] = _reminders(app)
+    assert reminder.status == Status.FAILED
+    assert reminder.error == "Telnyx 400 40310: +*******0199 is not a mobile number"
+    assert "646 555 0199" not in caplog.text and "+*******0199 is not a mobile number" in caplog.text
 
 
 def test_database_errors_do_not_log_bound_values(app):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.models import Reminder, Status
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.storage.models import Reminder, Status
 from tests.conftest import BOT_NUMBER, wait_until
 from tests.fake_telnyx import FakeTelnyx
 from tests.signing import WebhookSigner

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot import store
-from bot.db import SqliteWriterLock, make_engine, make_session_factory, upgrade_database
-from bot.models import Reminder
+from bot.storage import lifecycle
+from bot.storage.db import SqliteWriterLock, make_engine, make_session_factory, upgrade_database
+from bot.storage.models import Reminder
 from bot.timeutil import utc_now
 from tests.conftest import ALICE
 
@@ -62,7 +62,7 @@ def test_concurrent_writers_on_two_engines_all_commit(tmp_path):
         try:
             for n in range(count):
                 with factory() as session, session.begin():
-                    store.add_message(session, owner=ALICE, recipient=ALICE, text=f"n{n}",
+                    lifecycle.schedule(session, owner=ALICE, recipient=ALICE, text=f"n{n}",
                                       send_at=now + timedelta(hours=1), now=now)
         except BaseException as exc:  # reported below
             errors.append(exc)

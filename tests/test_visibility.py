@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 
-from bot.models import Reminder, Status
+from bot.storage.models import Reminder, Status
 from tests.conftest import ALICE, BOB, nth_message_to, send_sms
 
 CAROL = "+13105550123"

@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import InboundMessage, Reminder
+from bot.storage.models import InboundMessage, Reminder
 from tests.conftest import ALICE, json_of, post_signed
 from tests.signing import WebhookSigner, encode, message_received
 

@@ -1,6 +1,6 @@
 """The write path behaves the same on SQLite and PostgreSQL.
 
-The inbound pipeline and ``store.add_message`` use ``INSERT ... ON CONFLICT DO NOTHING`` and
+The inbound pipeline and ``queries.add_message`` use ``INSERT ... ON CONFLICT DO NOTHING`` and
 read the row count to tell a new row from a duplicate; drivers report that count differently,
 so each behaviour is checked on both databases (against a real PostgreSQL).
 """
@@ -15,8 +15,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import store
-from bot.models import Contact, InboundMessage, Kind, Reminder
+from bot.storage import lifecycle
+from bot.storage import queries
+from bot.storage.models import Contact, InboundMessage, Kind, Reminder
 from bot.timeutil import utc_now
 from tests.conftest import ALICE, BOB, send_sms
 
@@ -68,7 +69,7 @@ def test_a_queued_message_can_be_changed_in_its_transaction(database_app):
     session_factory = database_app.extensions["bot"].session_factory
     now = utc_now()
     with session_factory() as session, session.begin():
-        reminder = store.add_message(session, owner=ALICE, recipient=ALICE, text="first",
+        reminder = lifecycle.schedule(session, owner=ALICE, recipient=ALICE, text="first",
                                      send_at=now + timedelta(hours=1), now=now)
         reminder.text = "changed"
         reminder_id = reminder.id
@@ -81,11 +82,11 @@ def test_a_second_message_under_one_idempotency_key_is_refused(database_app):
     session_factory = database_app.extensions["bot"].session_factory
     now = utc_now()
     with session_factory() as session, session.begin():
-        store.add_message(session, recipient=BOB, text="once", send_at=now, now=now, source="api",
+        lifecycle.schedule(session, recipient=BOB, text="once", send_at=now, now=now, source="api",
                           idempotency_key="key-1")
     with pytest.raises(IntegrityError):
         with session_factory() as session, session.begin():
-            store.add_message(session, recipient=BOB, text="twice", send_at=now, now=now, source="api",
+            lifecycle.schedule(session, recipient=BOB, text="twice", send_at=now, now=now, source="api",
                               idempotency_key="key-1")
     assert _count(database_app, Reminder, Reminder.idempotency_key == "key-1") == 1
 
@@ -95,5 +96,5 @@ def test_adding_a_contact_that_exists_returns_the_stored_one(database_app):
     with session_factory() as session, session.begin():
         session.add(Contact(number=BOB, timezone="Europe/London"))
     with session_factory() as session, session.begin():
-        assert store.add_contact(session, BOB).timezone == "Europe/London"
+        assert queries.add_contact(session, BOB).timezone == "Europe/London"
     assert _count(database_app, Contact) == 1

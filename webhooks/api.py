@@ -1,25 +1,24 @@
 """The REST API: the Telnyx "schedule SMS" and Twilio Studio contracts on the reminders store.
 
-Each view checks the bearer token, turns the JSON request into a ``bot.scheduled``
+Each view checks the bearer token, turns the JSON request into a ``bot.api.messages``
 value, calls the domain and renders the row. Every error is the one JSON shape of
 ``webhooks.errors``; input errors are 400, a reused Idempotency-Key with another
-body is 422 (as the IETF idempotency-key draft says), a final job is 409.
+body is 422 (as the IETF idempotency-key draft says), a job being sent or final is 409.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from bot import scheduled
-from bot.models import Reminder
-from bot.scheduled import After, At, InvalidRequest, NewMessage, When
+from bot.api import messages as scheduled
+from bot.storage.models import Reminder, Status
+from bot.api.messages import After, At, InvalidRequest, NewMessage, When
 from bot.service import Bot
 from bot.timeutil import iso_utc
 from webhooks.errors import ApiError, error_response, register_error_handlers
@@ -112,8 +111,7 @@ def list_scheduled() -> ResponseReturnValue:
     if status is not None and status not in scheduled.STATUSES:
         raise ApiError(400, "invalid_status", f"status must be one of: {', '.join(scheduled.STATUSES)}.",
                        field="status")
-    with _bot().session_factory() as session:
-        page = scheduled.list_scheduled(session, limit=limit, cursor=request.args.get("cursor"), status=status)
+    page = _bot().list_messages(limit=limit, cursor=request.args.get("cursor"), status=status)
     response = jsonify([_summary(reminder) for reminder in page.reminders])
     if page.next_cursor is not None:
         query = {"limit": limit, "cursor": page.next_cursor, **({"status": status} if status else {})}
@@ -124,8 +122,7 @@ def list_scheduled() -> ResponseReturnValue:
 
 @blueprint.get("/sms/scheduled/<reminder_id>")
 def get_scheduled(reminder_id: str) -> ResponseReturnValue:
-    with _bot().session_factory() as session:
-        reminder = scheduled.get_scheduled(session, reminder_id)
+    reminder = _bot().get_message(reminder_id)
     if reminder is None:
         raise _not_found(reminder_id)
     return jsonify(_record(reminder))
@@ -133,11 +130,12 @@ def get_scheduled(reminder_id: str) -> ResponseReturnValue:
 
 @blueprint.delete("/sms/scheduled/<reminder_id>")
 def cancel_scheduled(reminder_id: str) -> ResponseReturnValue:
-    bot = _bot()
     try:
-        with bot.session_factory() as session, session.begin():
-            reminder = scheduled.cancel_scheduled(session, reminder_id, bot.clock())
+        reminder = _bot().cancel_message(reminder_id)
     except scheduled.NotCancellable as exc:
+        if exc.status == Status.SENDING:
+            raise ApiError(409, "sending", f"Job {exc.reminder_id} is being sent right now; it cannot be cancelled. "
+                           "It will end as sent (or failed).", extra={"id": exc.reminder_id, "status": exc.status}) from exc
         raise ApiError(409, "not_cancellable", f"Job {exc.reminder_id} is already {exc.status}; it cannot be "
                        "cancelled.", extra={"id": exc.reminder_id, "status": exc.status}) from exc
     if reminder is None:
@@ -151,20 +149,14 @@ def _invalid_request(error: InvalidRequest) -> ResponseReturnValue:
 
 
 def _create(message: NewMessage) -> ResponseReturnValue:
-    bot = _bot()
-    now = bot.clock()
     key = _idempotency_key()
     try:
-        created = scheduled.schedule_message(bot.session_factory, message, now, key)
+        created = _bot().schedule_message(message, key)
     except scheduled.IdempotencyConflict as exc:
         raise ApiError(422, "idempotency_key_reused",
                        f"This Idempotency-Key was already used for a different request (job {exc.reminder_id}); "
                        "use a new key for a new message.", field="Idempotency-Key") from exc
     reminder = created.reminder
-    if not created.replayed:
-        bot.metrics.created.labels(source="api").inc()
-    if not created.replayed and reminder.send_at - now <= timedelta(seconds=2 * bot.settings.dispatch_interval_seconds):
-        bot.wake()  # due before the next poll would see it
     response = jsonify(job_id=reminder.id, status=reminder.status, scheduled_for=iso_utc(reminder.send_at),
                        to=reminder.recipient)
     response.status_code = 201

@@ -20,7 +20,7 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     bot: Bot = current_app.extensions["bot"]
     database = bot.database_ok()
-    dispatcher = bot.dispatch_clock.running
+    dispatcher = bot.dispatch_timer.running
     last_tick = bot.last_tick_at()
     tick_age = (utc_now() - last_tick).total_seconds() if last_tick else None
     ready = database and (dispatcher or not bot.settings.run_dispatcher)

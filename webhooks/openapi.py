@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document served at GET /openapi.json.
 
-Built from the same limits the code enforces (``bot.scheduled``). Request schemas are
+Built from the same limits the code enforces (``bot.api.messages``). Request schemas are
 never stricter than the views: everything the API accepts is valid here, and the
 checks JSON Schema cannot say (a future time, a real phone number, a known zone)
 are described in prose and answered with 400. No secret appears here.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import scheduled
+from bot.api import messages as scheduled
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -131,7 +131,8 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json("Cancelled.", {"$ref": "#/components/schemas/Cancelled"}),
                         "404": _error("No job with this id."),
-                        "409": _json("Already sent, delivered, failed or cancelled; status says which.",
+                        "409": _json("Being sent right now (code sending) or already sent, delivered, failed or cancelled "
+                                     "(code not_cancellable); status says which.",
                                      {"$ref": "#/components/schemas/NotCancellable"}),
                         **_COMMON_ERRORS,
                     },

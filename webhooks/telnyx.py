@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bot.inbound import InboundSms
+from bot.conversation.inbound import InboundSms
 from bot.service import Bot
 from webhooks.errors import ApiError, register_error_handlers
 from webhooks.signature import SignatureError, verify_signature

@@ -8,7 +8,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from bot.models import UTCDateTime
+from bot.storage.models import UTCDateTime
 
 revision = "0001"
 down_revision = None

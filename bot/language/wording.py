@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.occurrences import describe_rule
+from bot.series import anchor_of, describe_rule
 from bot.phones import format_number
 
 LIST_LIMIT = 10
@@ -30,11 +30,18 @@ def _shorten(text: str, width: int) -> str:
 
 
 def confirmation(reminder_id: str, text: str, recipient: str, sender: str, send_at: datetime,
-                 zone: str, recurrence: str | None) -> str:
-    """Confirm a new reminder with its id, recipient and local due time."""
+                 zone: str, recurrence: str | None, anchor: datetime | None = None) -> str:
+    """Confirm a new reminder with its id, recipient, local due time and, for a series, how it repeats.
+
+    ``anchor`` is the series' first wall time as asked; without it, send_at's own wall time in
+    its zone names the same day (a DST gap moves the time, never the day).
+    """
     when = format_when(send_at, zone)
     who = describe_recipient(recipient, sender)
-    repeat = f", then {describe_rule(recurrence)}" if recurrence else ""
+    repeat = ""
+    if recurrence:
+        series_zone = send_at.tzinfo.key if isinstance(send_at.tzinfo, ZoneInfo) else zone
+        repeat = f", then {describe_rule(recurrence, anchor or anchor_of(send_at, series_zone))}"
     return (f'Got it (#{reminder_id}): "{_shorten(text, 60)}" to {who} on {when}{repeat}. '
             f'Reply "cancel {reminder_id}" to cancel.')
 
@@ -92,6 +99,8 @@ class Delivery(NamedTuple):
 def _fate(item: Delivery) -> str:
     if item.status == "failed":
         return "not delivered (the recipient opted out)" if item.error == "opted_out" else "not delivered"
+    if item.delivery_status == "accepted_earlier":  # an earlier attempt's answer was lost; it went out
+        return "sent"
     return (item.delivery_status or item.status).replace("_", " ")
 
 
@@ -108,6 +117,10 @@ def recent_deliveries(items: Sequence[Delivery], sender: str) -> str:
 
 def cancelled(reminder_id: str, text: str) -> str:
     return f'Cancelled #{reminder_id}: "{_shorten(text, 60)}".'
+
+
+def being_sent(reminder_id: str) -> str:
+    return f"#{reminder_id} is being sent right now, so it can't be cancelled."
 
 
 def unknown_reminder(reminder_id: str) -> str:

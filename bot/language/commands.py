@@ -22,6 +22,9 @@ class Remind:
     send_at: datetime
     text: str
     recurrence: str | None = None  # RFC 5545 RRULE without DTSTART, e.g. "FREQ=DAILY"
+    # A repeating reminder's first occurrence as a naive wall time in send_at's zone, as asked
+    # (02:30 on a spring-forward day, when send_at is 03:30): bot.series expands from it.
+    anchor: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Error:
     """The message could not be understood; ``error`` is the reply the user gets."""
 
     error: str
+    internal: bool = False  # the parser failed (a bug), not the message: logged and counted, not in JSON
 
 
 Command = Union[Remind, ListReminders, Cancel, Help, SetTimezone, Stop, Start, Snooze, Error]
@@ -101,6 +105,7 @@ def to_json(command: Command) -> dict[str, Any]:
             send_at=command.send_at.isoformat(),
             text=command.text,
             recurrence=command.recurrence,
+            anchor=command.anchor.isoformat() if command.anchor is not None else None,
         )
     elif isinstance(command, Cancel):
         body["id"] = command.id

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.dispatcher import Dispatcher, next_due_at
+from bot.delivery.dispatcher import Dispatcher, next_due_at
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ _JOB_ID = "dispatch"
 _MAX_ROUNDS = 100  # bounds one run; the interval job picks up anything left
 
 
-class DispatchClock:
+class DispatchTimer:
     """Run ``dispatcher.tick`` on time, in a background thread."""
 
     def __init__(self, dispatcher: Dispatcher, interval_seconds: float) -> None:

@@ -17,16 +17,18 @@ from datetime import datetime, timedelta
 from typing import Union
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import store
-from bot.commands import MAX_DAYS_AHEAD, MAX_TEXT_LENGTH, Remind
-from bot.commands import Error as ParseError
-from bot.db import SessionFactory
+from bot.storage import queries
+from bot.language.commands import MAX_DAYS_AHEAD, MAX_TEXT_LENGTH, Remind
+from bot.language.commands import Error as ParseError
+from bot.language.when import ceil_second
+from bot.storage.db import SessionFactory
 from bot.ids import is_valid_id
-from bot.models import Kind, Reminder, Status
+from bot.storage import lifecycle
+from bot.storage.models import Kind, Reminder, Source, Status
 from bot.phones import normalize_number
 from bot.timeutil import as_utc
 
@@ -39,8 +41,8 @@ MAX_ZONE_LENGTH = 64
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-STATUSES = (Status.SCHEDULED, Status.SENDING, Status.SENT, Status.DELIVERED, Status.FAILED, Status.CANCELLED)
-SOURCE = "api"
+STATUSES = tuple(status.value for status in Status)
+SOURCE = Source.API
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # the OpenAPI document's pattern for to and number
 
 
@@ -63,7 +65,7 @@ class IdempotencyConflict(Exception):
 
 
 class NotCancellable(Exception):
-    """The reminder is already sent, delivered, failed or cancelled."""
+    """The reminder is being sent right now, or already sent, delivered, failed or cancelled."""
 
     def __init__(self, reminder_id: str, status: str) -> None:
         super().__init__(status)
@@ -192,7 +194,7 @@ def send_time(timing: Timing, recipient: str, now: datetime, field: str) -> date
 
 
 def _read_phrase(timing: When, recipient: str, now: datetime, field: str) -> datetime:
-    from bot.parser import parse  # the SMS parser: the same phrases as "remind me <when>: ..."
+    from bot.language.parser import parse  # the SMS parser: the same phrases as "remind me <when>: ..."
 
     # A placeholder text keeps the message's own words ("every day", a colon) out of the phrase.
     command = parse(f"remind me {timing.phrase}: x", now, timing.zone, recipient)
@@ -211,7 +213,7 @@ def check_send_time(send_at: datetime, now: datetime, field: str) -> None:
     """Refuse an instant in the past or more than 365 days ahead."""
     if send_at < now:
         raise InvalidRequest("send_at_in_past", f"{field} is in the past; it must be a future time.", field)
-    if send_at > now + MAX_AHEAD:
+    if send_at > ceil_second(now) + MAX_AHEAD:  # phrases read from now round up to the second
         raise InvalidRequest("send_at_too_far",
                              f"{field} is more than {MAX_DAYS_AHEAD} days ahead; the most is {MAX_DAYS_AHEAD}.",
                              field)
@@ -226,7 +228,7 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
     """
     if idempotency_key is not None:
         with session_factory() as session:
-            existing = store.find_by_idempotency_key(session, idempotency_key)
+            existing = queries.find_by_idempotency_key(session, idempotency_key)
             if existing is not None:
                 return _replay(existing, request)
     send_at = send_time(request.timing, request.recipient, now, request.time_field)
@@ -234,16 +236,16 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
     zone = request.timing.zone if isinstance(request.timing, When) else "UTC"
     try:
         with session_factory() as session, session.begin():
-            reminder = store.add_message(
+            reminder = lifecycle.schedule(
                 session, recipient=request.recipient, text=request.text, send_at=send_at, now=now,
-                owner=None, zone=zone, kind=Kind.REMINDER, source=SOURCE, idempotency_key=idempotency_key)
+                owner=None, zone=zone, kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)
         return Created(reminder, replayed=False)
     except IntegrityError:
         if idempotency_key is None:
             raise
         # Another request with the same key committed first: answer with its job.
         with session_factory() as session:
-            existing = store.find_by_idempotency_key(session, idempotency_key)
+            existing = queries.find_by_idempotency_key(session, idempotency_key)
         if existing is None:
             raise
         return _replay(existing, request)
@@ -282,21 +284,16 @@ def get_scheduled(session: Session, reminder_id: str) -> Reminder | None:
 
 
 def cancel_scheduled(session: Session, reminder_id: str, now: datetime) -> Reminder | None:
-    """Cancel a pending reminder and return it; None if unknown; NotCancellable if it is final."""
-    reminder = get_scheduled(session, reminder_id)
-    if reminder is None:
+    """Cancel a scheduled reminder and return it; None if unknown; NotCancellable if it is being sent or final."""
+    reminder_id = reminder_id.strip().lower()
+    if not is_valid_id(reminder_id):
         return None
-    # One conditional UPDATE rather than read-then-write: the dispatcher may finish sending
-    # between the two, and a sent reminder must not turn into a cancelled one.
-    result = session.execute(
-        update(Reminder)
-        .where(Reminder.id == reminder.id, Reminder.status.in_(Status.PENDING))
-        .values(status=Status.CANCELLED, cancelled_at=now, claim_token=None)
-        .execution_options(synchronize_session=False))
-    session.refresh(reminder)
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise NotCancellable(reminder.id, reminder.status)
-    return reminder
+    outcome = lifecycle.cancel(session, reminder_id, now)
+    if outcome.status is None:
+        return None
+    if not outcome.cancelled:
+        raise NotCancellable(reminder_id, outcome.status)
+    return get_scheduled(session, reminder_id)
 
 
 def list_scheduled(session: Session, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None,

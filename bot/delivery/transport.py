@@ -33,8 +33,9 @@ class SendError(Exception):
     """A send that did not go through."""
 
     def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
-                 status: int | None = None, code: str | None = None) -> None:
+                 status: int | None = None, code: str | None = None, key_reused: bool = False) -> None:
         super().__init__(reason)
+        self.key_reused = key_reused  # the provider already took a request under this Idempotency-Key
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
@@ -155,7 +156,8 @@ class TelnyxTransport:
         except telnyx.APITimeoutError as exc:
             raise SendError("timeout talking to Telnyx", permanent=False) from exc
         except telnyx.APIConnectionError as exc:
-            raise SendError(f"network error: {exc}", permanent=False) from exc
+            # The reason is logged, stored in the reminder's error column and told to its owner.
+            raise SendError(mask_numbers_in(f"network error: {exc}"), permanent=False) from exc
         except telnyx.APIStatusError as exc:
             raise _status_error(exc) from exc
         data = getattr(response, "data", None)
@@ -165,12 +167,19 @@ class TelnyxTransport:
 def _status_error(exc) -> SendError:  # type: ignore[no-untyped-def]
     status = exc.status_code
     code, detail = _first_error(exc.body)
-    reason = f"Telnyx {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
+    # Telnyx's detail is free text that may quote the recipient's number; the reason is logged,
+    # stored in the reminder's error column and told to its owner.
+    reason = mask_numbers_in(f"Telnyx {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else ""))
     retry_after = _retry_after(exc.response.headers.get("retry-after"))
     # 429 is backpressure, 5xx a Telnyx fault, 408 a timeout and 401 usually a key being
     # rotated: worth retrying. Any other 4xx (invalid number, blocked, opted out) will not change.
     transient = status in (401, 408, 429) or status >= 500
-    return SendError(reason, permanent=not transient, retry_after=retry_after, status=status, code=code)
+    # Telnyx answers 422 to a reused Idempotency-Key whose body differs from the first request's:
+    # that request was accepted, so this is not a delivery failure (our retries resend the same bytes,
+    # so this only happens if an earlier attempt's body was composed differently).
+    key_reused = status == 422 and "idempoten" in f"{code} {detail}".lower()
+    return SendError(reason, permanent=not transient, retry_after=retry_after, status=status, code=code,
+                     key_reused=key_reused)
 
 
 def _first_error(body: object) -> tuple[str | None, str | None]:

@@ -8,17 +8,19 @@ The reply is sent by the dispatcher, so the webhook answers in milliseconds.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import store, wording
-from bot.commands import Command, Error, Start, Stop, command_name
-from bot.db import SessionFactory
-from bot.handlers import HandlerContext, dispatch
-from bot.models import Kind
-from bot.parser import parse
+from bot.storage import queries
+from bot.language import wording
+from bot.language.commands import Command, Error, Start, Stop, command_name
+from bot.storage.db import SessionFactory
+from bot.conversation.handlers import HandlerContext, dispatch
+from bot.storage import lifecycle
+from bot.storage.models import Kind, Source
+from bot.language.parser import parse
 from bot.phones import is_short_code_or_alphanumeric, mask_number, zone_for_number
 from bot.settings import Settings
 
@@ -44,6 +46,7 @@ class InboundOutcome:
     reply: str | None = None
     reason: str | None = None
     created: tuple[str, ...] = ()  # ids of the reminders it created
+    parser_failed: bool = False  # the parser hit a bug and logged it; Bot.handle_sms counts it
 
 
 def handle_inbound(message: InboundSms, *, session_factory: SessionFactory, settings: Settings,
@@ -60,13 +63,20 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
                            now: datetime) -> InboundOutcome:
     # Parse before the first write so the inbound row goes in whole (one INSERT, no UPDATE of its
     # command afterwards); parsing is pure, so a duplicate only costs the parse.
-    known = store.contact_state(session, message.sender)
+    known = queries.contact_state(session, message.sender)
     zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
     command = _parse_within_limits(message.text, now, zone, message.sender, settings)
+    outcome = _answer(session, message, command, known, zone, settings, now)
+    # Counted for a retried webhook too: the parser failed (and logged) again.
+    return replace(outcome, parser_failed=True) if isinstance(command, Error) and command.internal else outcome
+
+
+def _answer(session: Session, message: InboundSms, command: Command, known: queries.ContactState | None,
+            zone: str, settings: Settings, now: datetime) -> InboundOutcome:
     name = command_name(command)
-    if not store.add_inbound(session, message.message_id, message.event_id, message.sender, now, name):
+    if not queries.add_inbound(session, message.message_id, message.event_id, message.sender, now, name):
         return InboundOutcome("duplicate")  # the same message or event again: a retried webhook
-    contact = known or store.add_contact(session, message.sender)
+    contact = known or queries.add_contact(session, message.sender)
 
     if contact.opted_out_at is not None and not isinstance(command, Start):
         return InboundOutcome("ignored", command=name, reason="sender opted out")
@@ -77,9 +87,8 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
 
     context = HandlerContext(session, message.sender, contact, zone, now, settings)
     reply = dispatch(command, context)
-    store.add_message(session, recipient=message.sender, text=reply, send_at=now, now=now,
-                      owner=None, zone=zone, kind=Kind.REPLY,
-                      source="optout" if isinstance(command, Stop) else "bot")
+    lifecycle.schedule(session, recipient=message.sender, text=reply, send_at=now, now=now, owner=None,
+                       zone=zone, kind=Kind.REPLY, source=Source.OPTOUT if isinstance(command, Stop) else Source.BOT)
     log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), name)
     return InboundOutcome("handled", command=name, reply=reply, created=tuple(context.created))
 
@@ -91,13 +100,13 @@ def _parse_within_limits(text: str, now: datetime, zone: str, sender: str, setti
     return parse(text, now, zone, sender)
 
 
-def _refuse_outsider(session: Session, contact: store.ContactState, sender: str, now: datetime,
+def _refuse_outsider(session: Session, contact: queries.ContactState, sender: str, now: datetime,
                      command: str) -> InboundOutcome:
     # One polite refusal a day, then silence, so a stranger cannot make us text them at will.
     if contact.refused_at is not None and now - contact.refused_at < timedelta(days=1):
         return InboundOutcome("ignored", command=command, reason="sender not allowed")
-    store.update_contact(session, sender, refused_at=now)
+    queries.update_contact(session, sender, refused_at=now)
     reply = wording.not_allowed()
-    store.add_message(session, recipient=sender, text=reply, send_at=now, now=now, kind=Kind.REPLY,
-                      source="bot")
+    lifecycle.schedule(session, recipient=sender, text=reply, send_at=now, now=now, kind=Kind.REPLY,
+                       source=Source.BOT)
     return InboundOutcome("handled", command=command, reply=reply, reason="sender not allowed")

@@ -12,110 +12,51 @@ a lease that outlasts the send: claims are sized to what the pool can send well
 within the lease, and every row renews its lease right before it is sent,
 conditionally on still holding the claim (so a row cancelled or taken over while
 it waited in the pool is not sent).
-And every send carries the Idempotency-Key ``{id}-{occurrence}``, so the one
-remaining window (the outcome could not be recorded, the lease ran out, another
-instance sent again) is deduplicated by Telnyx.
+And every send carries the Idempotency-Key ``{id}-{occurrence}`` with the same
+bytes every time: the body of an occurrence is composed once and stored before its
+first send, so the one remaining window (the outcome could not be recorded, the
+lease ran out, another instance sent again) is deduplicated by Telnyx.
+
+Every state change goes through bot.storage.lifecycle; this module decides what
+happens next (send, retry, fail), never how a row changes.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import secrets
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from bot import store, wording
-from bot.db import SessionFactory
+from bot.storage import lifecycle
+from bot.language import wording
+from bot.storage.db import SessionFactory
 from bot.metrics import Metrics
-from bot.models import Contact, Kind, Reminder, Status
-from bot.occurrences import advance
+from bot.storage.lifecycle import Claim
+from bot.storage.models import Contact, DeliveryState, Kind, Reminder, Source, Status
 from bot.phones import mask_number
-from bot.ratelimit import TokenBucket
+from bot.delivery.ratelimit import TokenBucket
 from bot.settings import Settings
 from bot.timeutil import Clock, as_utc, utc_now
-from bot.transport import SendError, Transport
+from bot.delivery.transport import SendError, Transport
 
 log = logging.getLogger(__name__)
 
 _MAX_CLAIMS_PER_TICK = 100  # bounds one tick; the next tick carries on
 _RECORD_ATTEMPTS = 4  # about 1.4 s of database trouble (a failover, a restart) is ridden out
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claimed row, detached from its session."""
-
-    id: str
-    token: str
-    kind: str
-    source: str
-    owner: str | None
-    recipient: str
-    text: str
-    zone: str
-    recurrence: str | None
-    send_at: datetime
-    occurrence: int
-    attempts: int
-
-
-# The per-send statements, built once. Each is conditional on the claim's token and status, so a
-# row cancelled or re-claimed meanwhile matches nothing. Core statements on the tables, not ORM
-# updates: the ORM's bulk-update path was a quarter of the dispatcher's CPU per send (profiled).
-_REMINDERS = Reminder.__table__
-_HELD_BY_CLAIM = and_(_REMINDERS.c.id == bindparam("claim_id"), _REMINDERS.c.claim_token == bindparam("held_token"),
-                      _REMINDERS.c.status == Status.SENDING)
-_RENEW_LEASE = update(_REMINDERS).where(_HELD_BY_CLAIM).values(lease_until=bindparam("new_lease_until"))
-_SENT_VALUES = dict(sent_at=bindparam("new_sent_at"), provider_message_id=bindparam("new_provider_message_id"),
-                    delivery_status="queued", attempts=0, error=None, claim_token=None, lease_until=None)
-_MARK_SENT = update(_REMINDERS).where(_HELD_BY_CLAIM).values(status=Status.SENT, **_SENT_VALUES)
-_MARK_SENT_AND_RESCHEDULE = update(_REMINDERS).where(_HELD_BY_CLAIM).values(
-    status=Status.SCHEDULED, send_at=bindparam("next_send_at"), due_at=bindparam("next_send_at"),
-    recurrence=bindparam("next_recurrence"), occurrence=_REMINDERS.c.occurrence + 1, **_SENT_VALUES)
 _CONTACT_STATE = (select(Contact.__table__.c.opted_out_at, Contact.__table__.c.introduced_at)
                   .where(Contact.__table__.c.number == bindparam("contact_number")))
 
 
-def _due_condition(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        and_(Reminder.status == Status.SCHEDULED, Reminder.due_at <= now),
-        and_(Reminder.status == Status.SENDING, Reminder.lease_until < now),
-    )
-
-
 def claim_due(session_factory: SessionFactory, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-    """Atomically claim up to ``limit`` due rows (or rows whose lease expired)."""
-    token = secrets.token_hex(8)
-    candidates = select(Reminder.id).where(_due_condition(now)).order_by(Reminder.due_at).limit(limit)
-    returned = (Reminder.id, Reminder.kind, Reminder.source, Reminder.owner, Reminder.recipient, Reminder.text,
-                Reminder.zone, Reminder.recurrence, Reminder.send_at, Reminder.occurrence, Reminder.attempts)
+    """Atomically claim up to ``limit`` due rows (or rows whose lease expired), in one transaction."""
     with session_factory() as session, session.begin():
-        if session.get_bind().dialect.name == "postgresql":
-            # Lock the candidates first and update exactly those: inside "UPDATE ... WHERE id IN
-            # (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)" PostgreSQL may run the subquery more than
-            # once and claim far more than ``limit`` rows.
-            ids = list(session.scalars(candidates.with_for_update(skip_locked=True)))
-            if not ids:
-                return []
-            chosen = Reminder.id.in_(ids)
-        else:
-            # SQLite: one statement, so the read and the write happen under one write lock.
-            chosen = Reminder.id.in_(candidates.scalar_subquery())
-        claim = (update(Reminder).where(chosen, _due_condition(now))
-                 .values(status=Status.SENDING, claim_token=token, lease_until=now + lease)
-                 .returning(*returned).execution_options(synchronize_session=False))
-        rows = session.execute(claim).all()
-    claims = [Claim(row.id, token, row.kind, row.source, row.owner, row.recipient, row.text, row.zone,
-                    row.recurrence, as_utc(row.send_at), row.occurrence, row.attempts) for row in rows]
-    return sorted(claims, key=lambda c: c.send_at)
+        return lifecycle.claim_due(session, now, limit, lease)
 
 
 def _by_recipient(claims: list[Claim]) -> list[list[Claim]]:
@@ -137,14 +78,14 @@ class Dispatcher:
     """Claims due messages and sends them; one per process, driven by a clock."""
 
     def __init__(self, session_factory: SessionFactory, transport: Transport, settings: Settings,
-                 clock: Clock = utc_now, metrics: Metrics | None = None) -> None:
+                 clock: Clock = utc_now, metrics: Metrics | None = None, rate: TokenBucket | None = None) -> None:
         self.session_factory = session_factory
         self.metrics = metrics
         self.transport = transport
         self.settings = settings
         self.clock = clock
         self.stopping = threading.Event()
-        self.rate = TokenBucket(settings.outbound_rate_per_second)
+        self.rate = rate or TokenBucket(settings.outbound_rate_per_second)  # tests pass one on their own clock
         self.concurrency = max(settings.dispatch_concurrency, 1)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
         # What one send needs of its lease: the send's own timeout, plus room for recording the
@@ -231,19 +172,26 @@ class Dispatcher:
     def _process(self, claim: Claim) -> None:
         try:
             self._deliver(claim)
-        except Exception:  # never let one row kill the pool; its lease makes it come back
+        except Exception as exc:  # one bad row must not kill the pool, nor come back forever
             log.exception("unexpected error delivering %s", claim.id)
+            reason = f"internal error: {type(exc).__name__}"
+            try:
+                self._count_failed_attempt(claim, claim.attempts + 1, reason, retry_after=None)
+            except Exception:  # the database is away too: the lease brings the row back, as a takeover
+                log.exception("could not record the failed attempt of %s", claim.id)
 
     def _deliver(self, claim: Claim) -> None:
         if self.stopping.is_set() or not self.rate.acquire(self.stopping):
             self._release(claim)
             return
-        held, contact = self._hold_lease(claim)
-        if not held:
+        if claim.attempts >= self.settings.max_send_attempts:  # taken over after its claimers kept dying
+            self._fail(claim, f"gave up after {claim.attempts} attempts")
+            return
+        held = self._hold(claim)
+        if held is None:
             log.warning("reminder %s changed while it waited to be sent", claim.id)
             return
-        text, introduced = self._compose(contact, claim)
-        opted_out = contact is not None and contact.opted_out_at is not None and claim.source != "optout"
+        text, opted_out = held
         if opted_out:
             self._fail(claim, "opted_out")
             return
@@ -253,13 +201,53 @@ class Dispatcher:
                 idempotency_key=f"{claim.id}-{claim.occurrence}",
             )
         except SendError as error:
+            if error.key_reused:
+                # The provider took this occurrence before (an earlier attempt whose answer was lost)
+                # and refuses a second one: it went out, once.
+                log.warning("%s %s was accepted by an earlier attempt", claim.kind, claim.id)
+                self._record_sent(claim, None, DeliveryState.ACCEPTED_EARLIER)
+                return
             self._handle_send_error(claim, error)
             return
+        self._record_sent(claim, result.provider_message_id, DeliveryState.QUEUED)
+
+    def _hold(self, claim: Claim) -> tuple[str, bool] | None:
+        """Renew the claim's lease right before its send; return the body to send and whether the recipient opted out.
+
+        None when the claim was lost meanwhile (taken over after its lease ran out). The body of
+        an occurrence is composed once, on its first attempt, and stored: every retry, and any
+        instance that takes the claim over, sends the same bytes under the same Idempotency-Key.
+        """
+        with self.session_factory() as session, session.begin():
+            held = lifecycle.renew(session, claim, self.clock() + self.lease)
+            if held is None:
+                return None
+            contact = session.connection().execute(_CONTACT_STATE, {"contact_number": claim.recipient}).first()
+            opted_out = contact is not None and contact.opted_out_at is not None and claim.source != Source.OPTOUT
+            text = held.outbound_text
+            if text is None and not opted_out:
+                text = lifecycle.keep_body(session, claim, self._compose(contact, claim))
+                if text is None:
+                    return None
+            return text or "", opted_out
+
+    def _compose(self, contact: Row | None, claim: Claim) -> str:
+        if claim.kind != Kind.REMINDER:
+            return claim.text
+        first_contact = (contact is None or contact.introduced_at is None) and claim.owner != claim.recipient
+        if claim.source == Source.API:
+            return wording.api_prefix(first_contact) + claim.text
+        late = (self.clock() - claim.send_at).total_seconds() > self.settings.late_note_after_seconds
+        prefix = wording.reminder_prefix(claim.owner, claim.recipient, claim.send_at if late else None,
+                                         claim.zone, first_contact)
+        return prefix + claim.text
+
+    def _record_sent(self, claim: Claim, provider_message_id: str | None, delivery: DeliveryState) -> None:
         # The message is out: try hard to record it. If this fails for good the row keeps its claim,
         # another instance sends it again after the lease, and Telnyx drops it by Idempotency-Key.
         for attempt in range(_RECORD_ATTEMPTS):
             try:
-                self._record_sent(claim, result.provider_message_id, introduced)
+                self._mark_sent(claim, provider_message_id, delivery)
                 return
             except OperationalError:
                 if attempt == _RECORD_ATTEMPTS - 1:
@@ -267,63 +255,14 @@ class Dispatcher:
                 log.warning("could not record the send of %s; trying again", claim.id, exc_info=True)
                 time.sleep(0.2 * 2 ** attempt)
 
-    def _hold_lease(self, claim: Claim) -> tuple[bool, Row | None]:
-        """Renew the claim's lease right before its send, and read the recipient's contact.
-
-        Says False when the claim was lost or cancelled meanwhile. The contact (opt-out,
-        introduction) is read in the same transaction, to keep this hot path to one round trip.
-        """
-        # Conditional on the token and status: a row cancelled while it waited in the pool (behind
-        # the rate limit or a 429 pause), or taken over after its lease ran out, matches nothing and
-        # is not sent. What is left is the send itself, which no one can call back.
-        with self.session_factory() as session, session.begin():
-            connection = session.connection()
-            renewed = connection.execute(_RENEW_LEASE, {"claim_id": claim.id, "held_token": claim.token,
-                                                        "new_lease_until": self.clock() + self.lease})
-            if renewed.rowcount != 1:
-                return False, None
-            return True, connection.execute(_CONTACT_STATE, {"contact_number": claim.recipient}).first()
-
-    def _compose(self, contact: Row | None, claim: Claim) -> tuple[str, bool]:
-        if claim.kind != Kind.REMINDER:
-            return claim.text, False
-        first_contact = (contact is None or contact.introduced_at is None) and claim.owner != claim.recipient
-        if claim.source == "api":
-            return wording.api_prefix(first_contact) + claim.text, first_contact
-        late = (self.clock() - claim.send_at).total_seconds() > self.settings.late_note_after_seconds
-        prefix = wording.reminder_prefix(claim.owner, claim.recipient, claim.send_at if late else None,
-                                         claim.zone, first_contact)
-        return prefix + claim.text, first_contact
-
-    def _owned(self, session: Session, claim: Claim) -> Reminder | None:
-        """Return the row if this claim still holds it (not cancelled, not re-claimed)."""
-        reminder = session.get(Reminder, claim.id, with_for_update=True)
-        if reminder is None or reminder.claim_token != claim.token or reminder.status != Status.SENDING:
-            return None
-        return reminder
-
-    def _record_sent(self, claim: Claim, provider_message_id: str | None, introduced: bool) -> None:
-        # Two statements, each conditional, instead of reading the row and the contact back: this
-        # runs once per message, and its round trips were half of the dispatcher's time per send.
+    def _mark_sent(self, claim: Claim, provider_message_id: str | None, delivery: DeliveryState) -> None:
         now = self.clock()
-        values: dict[str, object] = dict(claim_id=claim.id, held_token=claim.token, new_sent_at=now,
-                                         new_provider_message_id=provider_message_id)
-        following, rule = (advance(claim.recurrence, claim.send_at, claim.zone, now) if claim.recurrence
-                           else (None, None))
-        if following is not None:
-            # Next occurrence after now, in the same transaction: missed ones collapse into one send.
-            values.update(next_send_at=following, next_recurrence=rule)
+        # Next occurrence after now, in the same transaction: missed ones collapse into one send.
+        next_send_at = lifecycle.following(claim, now)
         with self.session_factory() as session, session.begin():
-            connection = session.connection()
-            if connection.execute(_MARK_SENT if following is None else _MARK_SENT_AND_RESCHEDULE,
-                                  values).rowcount != 1:
+            if not lifecycle.mark_sent(session, claim, now, provider_message_id, next_send_at, delivery):
                 log.warning("reminder %s changed while it was being sent", claim.id)
                 return
-            if claim.kind == Kind.REMINDER:
-                contact = {"last_reminder_id": claim.id}  # what "snooze" refers to
-                if introduced:
-                    contact["introduced_at"] = now
-                connection.execute(store.upsert(session, Contact, {"number": claim.recipient, **contact}, contact))
         with self._count_lock:
             self.sent_count += 1
         if self.metrics is not None:
@@ -335,23 +274,22 @@ class Dispatcher:
     def _handle_send_error(self, claim: Claim, error: SendError) -> None:
         if error.status == 429:
             self.rate.pause(error.retry_after if error.retry_after is not None else 1.0)
-        attempts = claim.attempts + 1
         if error.opted_out:
             self._fail(claim, "opted_out")
-        elif error.permanent or attempts >= self.settings.max_send_attempts:
+        elif error.permanent:
             self._fail(claim, error.reason)
         else:
-            delay = self._backoff(attempts, error.retry_after)
-            with self.session_factory() as session, session.begin():
-                reminder = self._owned(session, claim)
-                if reminder is not None:
-                    reminder.status = Status.SCHEDULED
-                    reminder.attempts = attempts
-                    reminder.due_at = self.clock() + timedelta(seconds=delay)
-                    reminder.error = error.reason
-                    reminder.claim_token = None
-                    reminder.lease_until = None
-            log.warning("send of %s failed (%s); retry %d in %.1fs", claim.id, error.reason, attempts, delay)
+            self._count_failed_attempt(claim, claim.attempts + 1, error.reason, error.retry_after)
+
+    def _count_failed_attempt(self, claim: Claim, attempts: int, reason: str, retry_after: float | None) -> None:
+        """Retry later with backoff, or fail the occurrence once it has had its attempts."""
+        if attempts >= self.settings.max_send_attempts:
+            self._fail(claim, reason)
+            return
+        delay = self._backoff(attempts, retry_after)
+        with self.session_factory() as session, session.begin():
+            lifecycle.retry(session, claim, attempts, self.clock() + timedelta(seconds=delay), reason)
+        log.warning("send of %s failed (%s); retry %d in %.1fs", claim.id, reason, attempts, delay)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
         ceiling = min(self.settings.retry_max_seconds, self.settings.retry_base_seconds * 2 ** (attempts - 1))
@@ -360,13 +298,11 @@ class Dispatcher:
 
     def _fail(self, claim: Claim, reason: str) -> None:
         now = self.clock()
+        # A failed occurrence does not end a series, unless the recipient opted out.
+        next_send_at = None if reason == "opted_out" else lifecycle.following(claim, now)
         with self.session_factory() as session, session.begin():
-            reminder = self._owned(session, claim)
-            if reminder is None:
+            if not lifecycle.fail(session, claim, reason, now, next_send_at):
                 return
-            reminder.claim_token = None
-            reminder.lease_until = None
-            store.fail_reminder(session, reminder, reason, now)
         with self._count_lock:
             self.failed_count += 1
         if self.metrics is not None:
@@ -378,17 +314,8 @@ class Dispatcher:
 
     def _release_all(self, claims: list[Claim]) -> None:
         """Put claimed rows that were not sent back to ``scheduled``, for any instance to take."""
-        by_token: dict[str, list[str]] = {}
-        for claim in claims:
-            by_token.setdefault(claim.token, []).append(claim.id)
-        if not by_token:
+        if not claims:
             return
         with self.session_factory() as session, session.begin():
-            for token, ids in by_token.items():
-                session.execute(
-                    update(Reminder)
-                    .where(Reminder.id.in_(ids), Reminder.claim_token == token, Reminder.status == Status.SENDING)
-                    .values(status=Status.SCHEDULED, claim_token=None, lease_until=None)
-                    .execution_options(synchronize_session=False))
+            lifecycle.release(session, claims)
         log.debug("released %d claimed messages", len(claims))
-

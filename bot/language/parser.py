@@ -2,22 +2,24 @@
 
 Pure: no I/O, no clock, no environment. Keywords are matched on a cleaned,
 lowercased copy; the reminder text keeps its case. Time phrases are read by
-bot.when and bot.recurrence; dateparser is only a fallback for explicit
+bot.language.when and bot.language.repeats; dateparser is only a fallback for explicit
 when-phrases our rules do not cover.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import traceback
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.commands import (MAX_TEXT_LENGTH, Cancel, Command, Error, Help, ListReminders, Remind,
+from bot.language.commands import (MAX_TEXT_LENGTH, Cancel, Command, Error, Help, ListReminders, Remind,
                           SetTimezone, Snooze, Start, Stop)
 from bot.phones import normalize_number
-from bot.recurrence import is_recurring, read_schedule
-from bot.when import (Reading, TimeProblem, add_elapsed, find_zone, parse_duration, read_fallback,
-                      read_slots)
+from bot.language.repeats import is_recurring, read_schedule
+from bot.language.when import (Reading, TimeProblem, add_elapsed, ceil_second, find_zone, parse_duration,
+                               read_fallback, read_slots)
 
 MAX_INBOUND_LENGTH = 2000
 SNOOZE_DEFAULT = timedelta(minutes=10)
@@ -47,8 +49,14 @@ def parse(text: str, now: datetime, zone: str, sender: str) -> Command:
     """Read one inbound SMS into a Command; never raises, answers bad input with an Error."""
     try:
         return read_command(text, now, zone, sender)
-    except Exception:  # noqa: BLE001 - a polite reply beats a crash; tests call read_command
-        return Error(f"Sorry, I couldn't read that. Try {EXAMPLE}.")
+    except Exception as exc:  # noqa: BLE001 - a polite reply beats a crash; tests call read_command
+        # A bug of ours: log where it happened, but nothing of the sender's private text, which an
+        # exception's message may quote (dateutil: "Unknown string format: <text>"); hence the
+        # type and the frames rather than exc_info. ``internal`` lets the bot count it in its metrics.
+        logging.getLogger(__name__).error(
+            "could not parse a %d-character message (zone %r): %s\nTraceback (most recent call last):\n%s",
+            len(text), zone, type(exc).__qualname__, "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+        return Error(f"Sorry, I couldn't read that. Try {EXAMPLE}.", internal=True)
 
 
 def read_command(text: str, now: datetime, zone: str, sender: str) -> Command:
@@ -121,8 +129,7 @@ def read_snooze(rest: str, now: datetime, zone: str, sender: str) -> Command:
     """Read "snooze", "snooze 30m", "snooze for 1 hour" or "snooze until 5pm"."""
     phrase = re.sub(r"^(?:for|until|till|til|to)\s+", "", rest.strip(), flags=re.IGNORECASE)
     if not phrase:
-        send_at = add_elapsed(now.replace(microsecond=0).astimezone(ZoneInfo(zone)),
-                              int(SNOOZE_DEFAULT.total_seconds()))
+        send_at = add_elapsed(ceil_second(now).astimezone(ZoneInfo(zone)), int(SNOOZE_DEFAULT.total_seconds()))
         return Snooze(send_at)
     duration = parse_duration(phrase)
     if duration is not None:
@@ -286,5 +293,6 @@ def _build(recipient: str, reading: Reading, text: str, when_part: str) -> Comma
     if len(message) > MAX_TEXT_LENGTH:
         return Error(f"Sorry, the reminder is too long ({len(message)} characters); "
                      f"the most I can send is {MAX_TEXT_LENGTH}.")
-    return Remind(to=recipient, send_at=reading.send_at, text=message, recurrence=reading.recurrence)
+    return Remind(to=recipient, send_at=reading.send_at, text=message, recurrence=reading.recurrence,
+                  anchor=reading.anchor if reading.recurrence else None)
 

@@ -1,7 +1,7 @@
 """Engine, sessions and schema migrations.
 
 SQLite gets WAL and a busy timeout; PostgreSQL uses psycopg 3. The schema is
-owned by Alembic (``bot/migrations``) and upgraded at start-up under a lock, so
+owned by Alembic (``bot/storage/migrations``) and upgraded at start-up under a lock, so
 several instances starting at once do not race.
 """
 

@@ -15,7 +15,8 @@ from functools import lru_cache
 from typing import Callable, Union
 from zoneinfo import ZoneInfo, available_timezones
 
-from bot.commands import MAX_DAYS_AHEAD
+from bot.language.commands import MAX_DAYS_AHEAD
+from bot.series import localize
 
 DEFAULT_TIME = time(9, 0)
 PART_TIMES = {"morning": time(9), "afternoon": time(15), "evening": time(18), "night": time(20)}
@@ -140,6 +141,9 @@ class Moment:
     send_at: datetime
     zone: str
     recurrence: str | None = None  # RRULE without DTSTART; send_at is the first occurrence
+    # A repeating reading's first occurrence as a naive wall time as asked: 02:30 on a
+    # spring-forward day, when send_at is 03:30. The series is expanded from it.
+    anchor: datetime | None = None
 
 
 Reading = Union[Moment, TimeProblem]
@@ -151,13 +155,11 @@ def normalize_phrase(phrase: str) -> str:
     return text.strip(" .!?;")
 
 
-def localize(naive: datetime, zone: ZoneInfo) -> datetime:
-    """Attach ``zone`` to a wall time; a time in a DST gap moves forward by the gap."""
-    aware = naive.replace(tzinfo=zone, fold=0)
-    round_trip = aware.astimezone(ZoneInfo("UTC")).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != naive:
-        return round_trip  # the gap: fold=0 used the old offset, so this is naive + gap
-    return aware
+def ceil_second(moment: datetime) -> datetime:
+    """Round up to the next whole second: a time computed from now is never early, "in 5 seconds" too."""
+    if moment.microsecond == 0:
+        return moment
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def add_elapsed(moment: datetime, seconds: int) -> datetime:
@@ -420,12 +422,6 @@ def _time_of_day(slots: Slots, default: time) -> time:
     return default
 
 
-def _first_after(candidates: list[datetime], now: datetime) -> datetime | None:
-    ahead = [moment for moment in candidates if moment > now]
-    # Order by instant: in a fall-back fold, wall-time order is not time order.
-    return min(ahead, key=lambda moment: moment.timestamp()) if ahead else None
-
-
 def _date_candidates(slots: Slots, today: date) -> list[date] | TimeProblem:
     """Return the days a day slot could mean, soonest first (several when no year is given)."""
     named = [name for name in ("date", "month_day", "relative_day", "weekday") if name in slots.filled]
@@ -466,11 +462,24 @@ def _date_candidates(slots: Slots, today: date) -> list[date] | TimeProblem:
 def resolve(slots: Slots, now: datetime, zone_name: str, default_time: time = DEFAULT_TIME,
             phrase: str = "") -> Reading:
     """Turn slots into the next matching instant after ``now``, in the slots' or sender's zone."""
+    found = _resolve(slots, now, zone_name, default_time, phrase, MAX_AHEAD)
+    return found if isinstance(found, TimeProblem) else found[0]
+
+
+def resolve_end(slots: Slots, now: datetime, zone_name: str, default_time: time,
+                phrase: str) -> datetime | TimeProblem:
+    """Return the naive local wall time slots name as an end ("until dec 31"), however far; 02:30 stays 02:30."""
+    found = _resolve(slots, now, zone_name, default_time, phrase, None)
+    return found if isinstance(found, TimeProblem) else found[1]
+
+
+def _resolve(slots: Slots, now: datetime, zone_name: str, default_time: time, phrase: str,
+             horizon: timedelta | None) -> tuple[Moment, datetime] | TimeProblem:
+    """Return the next matching instant after ``now`` and the wall time it was read as."""
     zone_name = slots.zone or zone_name
     zone = ZoneInfo(zone_name)
     local_now = now.astimezone(zone)
     today = local_now.date()
-    now_whole = now.replace(microsecond=0)
 
     if slots.elapsed is not None:
         elapsed = slots.elapsed
@@ -482,10 +491,11 @@ def resolve(slots: Slots, now: datetime, zone_name: str, default_time: time = DE
         else:
             if elapsed.days * 86400 + elapsed.seconds > MAX_AHEAD.total_seconds() + 86400 * 7:
                 return TimeProblem("too_far", phrase)
-            moment = now_whole.astimezone(zone)
+            moment = ceil_second(now).astimezone(zone)
             if elapsed.days:
                 moment = localize(moment.replace(tzinfo=None) + timedelta(days=elapsed.days), zone)
-            return _checked(add_elapsed(moment, elapsed.seconds), now, zone_name, phrase)
+            moment = add_elapsed(moment, elapsed.seconds)
+            return _checked(moment, moment.replace(tzinfo=None), now, zone_name, phrase, horizon)
 
     days = _date_candidates(slots, today)
     if isinstance(days, TimeProblem):
@@ -501,18 +511,24 @@ def resolve(slots: Slots, now: datetime, zone_name: str, default_time: time = DE
         times = [(0, _time_of_day(slots, default_time))]
     if not days:
         days = [today, today + timedelta(days=1)]
-    candidates = [localize(datetime.combine(day + timedelta(days=offset), moment), zone)
-                  for day in days for offset, moment in times]
-    ahead = _first_after(candidates, now)
-    return _checked(ahead or max(candidates, key=lambda moment: moment.timestamp()), now, zone_name, phrase)
+    candidates = [(localize(wall, zone), wall)
+                  for wall in (datetime.combine(day + timedelta(days=offset), moment)
+                               for day in days for offset, moment in times)]
+    # Order by instant: in a fall-back fold, wall-time order is not time order.
+    ahead = [candidate for candidate in candidates if candidate[0] > now]
+    send_at, wall = (min(ahead, key=lambda candidate: candidate[0].timestamp()) if ahead
+                     else max(candidates, key=lambda candidate: candidate[0].timestamp()))
+    return _checked(send_at, wall, now, zone_name, phrase, horizon)
 
 
-def _checked(send_at: datetime, now: datetime, zone_name: str, phrase: str) -> Reading:
+def _checked(send_at: datetime, wall: datetime, now: datetime, zone_name: str, phrase: str,
+             horizon: timedelta | None) -> tuple[Moment, datetime] | TimeProblem:
     if send_at <= now:
         return TimeProblem("past", phrase)
-    if send_at - now > MAX_AHEAD:
+    # Against now rounded up as elapsed times are, so "in 365 days" is never refused for a fraction of a second.
+    if horizon is not None and send_at - ceil_second(now) > horizon:
         return TimeProblem("too_far", phrase)
-    return Moment(send_at.replace(microsecond=0), zone_name)
+    return Moment(ceil_second(send_at), zone_name), wall
 
 
 def read_when(phrase: str, now: datetime, zone: str, day_first: bool) -> Reading:
@@ -532,7 +548,7 @@ _ELAPSED_WORDS = re.compile(r"\b(?:in|from now|later|hence|fortnight)\b")
 def read_fallback(phrase: str, now: datetime, zone: str, day_first: bool) -> Moment | None:
     """Ask dateparser about a one-off phrase our rules don't cover; None unless it is sound.
 
-    Imported here, not at module level, so ``import bot.parser`` stays cheap. The base
+    Imported here, not at module level, so ``import bot.language.parser`` stays cheap. The base
     is a naive local time because an aware RELATIVE_BASE makes "3pm" return None
     (dateparser #1213), and languages=["en"] keeps "to" from being Finnish (#330).
     """
@@ -542,7 +558,7 @@ def read_fallback(phrase: str, now: datetime, zone: str, day_first: bool) -> Mom
     from dateparser.date import DateDataParser
 
     tz = ZoneInfo(zone)
-    base = now.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    base = ceil_second(now).astimezone(tz).replace(tzinfo=None)  # "in 5 seconds" is never early
     settings = {
         "RELATIVE_BASE": base,
         "PREFER_DATES_FROM": "future",
@@ -558,7 +574,7 @@ def read_fallback(phrase: str, now: datetime, zone: str, day_first: bool) -> Mom
     if "time" not in (getattr(data, "parts", None) or ()) and not _ELAPSED_WORDS.search(text):
         # A day with no time comes back at midnight or at the base's clock time (#802); we say 09:00.
         found = datetime.combine(found.date(), DEFAULT_TIME)
-    send_at = localize(found.replace(microsecond=0), tz)
+    send_at = localize(ceil_second(found), tz)
     if send_at <= now or send_at - now > MAX_AHEAD:
         return None
     return Moment(send_at, zone)

@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import store, wording
-from bot.commands import (Cancel, Command, Error, Help, ListReminders, Remind, SetTimezone, Snooze, Start,
+from bot.storage import queries
+from bot.language import wording
+from bot.language.commands import (Cancel, Command, Error, Help, ListReminders, Remind, SetTimezone, Snooze, Start,
                           Stop)
-from bot.models import Kind, Reminder, Status
+from bot.storage import lifecycle
+from bot.storage.models import Kind, Source, Status
 from bot.settings import Settings
 
 SNOOZE_WINDOW = timedelta(hours=24)
@@ -32,7 +34,7 @@ class HandlerContext:
 
     session: Session
     sender: str
-    contact: store.ContactState
+    contact: queries.ContactState
     zone: str
     now: datetime
     settings: Settings
@@ -43,15 +45,15 @@ def handle_remind(command: Remind, ctx: HandlerContext) -> str:
     refusal = _limit_refusal(command, ctx)
     if refusal:
         return refusal
-    reminder = store.add_message(
+    reminder = lifecycle.schedule(
         ctx.session, owner=ctx.sender, recipient=command.to, text=command.text, send_at=command.send_at,
-        now=ctx.now, zone=_zone_of(command.send_at, ctx.zone),
-        recurrence=command.recurrence, kind=Kind.REMINDER, source="sms",
+        now=ctx.now, zone=_zone_of(command.send_at, ctx.zone), recurrence=command.recurrence,
+        anchor=command.anchor, kind=Kind.REMINDER, source=Source.SMS,
     )
     ctx.created.append(reminder.id)
     # Confirm in the sender's own zone even when the phrase named another ("3pm PST").
     return wording.confirmation(reminder.id, command.text, command.to, ctx.sender, command.send_at,
-                                ctx.zone, command.recurrence)
+                                ctx.zone, command.recurrence, command.anchor)
 
 
 def _zone_of(moment: datetime, fallback: str) -> str:
@@ -65,14 +67,14 @@ def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
     if third_party and not settings.allow_third_party:
         return wording.third_party_disabled()
     an_hour_ago = ctx.now - timedelta(hours=1)
-    pending, created_last_hour = store.count_pending_and_created_since(session, sender, an_hour_ago)
+    pending, created_last_hour = queries.count_pending_and_created_since(session, sender, an_hour_ago)
     if pending >= settings.max_pending_per_sender:
         return wording.limit_reached(f"you already have {settings.max_pending_per_sender} pending reminders",
                                      'Text "list" to see them and "cancel <id>" to make room.')
     if created_last_hour >= settings.max_new_per_hour:
         return wording.limit_reached(f"you can set at most {settings.max_new_per_hour} reminders an hour")
     if third_party:
-        others = store.other_recipients_since(session, sender, ctx.now - timedelta(days=1))
+        others = queries.other_recipients_since(session, sender, ctx.now - timedelta(days=1))
         if command.to not in others and len(others) >= settings.max_recipients_per_day:
             return wording.limit_reached(
                 f"you can send reminders to at most {settings.max_recipients_per_day} other numbers a day")
@@ -80,8 +82,8 @@ def _limit_refusal(command: Remind, ctx: HandlerContext) -> str | None:
 
 
 def handle_list(command: ListReminders, ctx: HandlerContext) -> str:
-    rows, total = store.pending_reminders(ctx.session, ctx.sender, wording.LIST_LIMIT)
-    recent = store.recently_sent(ctx.session, ctx.sender, ctx.now - RECENT_WINDOW, wording.RECENT_LIMIT)
+    rows, total = queries.pending_reminders(ctx.session, ctx.sender, wording.LIST_LIMIT)
+    recent = queries.recently_sent(ctx.session, ctx.sender, ctx.now - RECENT_WINDOW, wording.RECENT_LIMIT)
     listing = wording.reminder_list([wording.ListedReminder(r.id, r.send_at, r.text, r.owner, r.recipient, r.source)
                                      for r in rows], ctx.sender, ctx.zone, total)
     return listing + wording.recent_deliveries(
@@ -89,62 +91,53 @@ def handle_list(command: ListReminders, ctx: HandlerContext) -> str:
 
 
 def handle_cancel(command: Cancel, ctx: HandlerContext) -> str:
-    if store.count_commands_since(ctx.session, ctx.sender, "cancel", ctx.now - timedelta(hours=1)) > MAX_CANCELS_PER_HOUR:
+    if queries.count_commands_since(ctx.session, ctx.sender, "cancel", ctx.now - timedelta(hours=1)) > MAX_CANCELS_PER_HOUR:
         return wording.limit_reached(f"you can cancel at most {MAX_CANCELS_PER_HOUR} times an hour")
-    reminder = store.visible_reminder(ctx.session, command.id, ctx.sender)
-    if reminder is None or not store.cancel_reminder(reminder, ctx.now):
-        return wording.unknown_reminder(command.id)
-    return wording.cancelled(reminder.id, reminder.text)
+    outcome = lifecycle.cancel(ctx.session, command.id, ctx.now, number=ctx.sender)
+    if outcome.cancelled:
+        return wording.cancelled(command.id, outcome.text or "")
+    if outcome.status == Status.SENDING:
+        return wording.being_sent(command.id)
+    return wording.unknown_reminder(command.id)
 
 
 def handle_help(command: Help, ctx: HandlerContext) -> str:
-    from bot.help_text import HELP_TEXT
+    from bot.language.help_text import HELP_TEXT
 
     return HELP_TEXT
 
 
 def handle_timezone(command: SetTimezone, ctx: HandlerContext) -> str:
-    store.update_contact(ctx.session, ctx.sender, timezone=command.tz)
+    queries.update_contact(ctx.session, ctx.sender, timezone=command.tz)
     return wording.timezone_set(command.tz, ctx.now)
 
 
 def handle_stop(command: Stop, ctx: HandlerContext) -> str:
-    store.update_contact(ctx.session, ctx.sender, opted_out_at=ctx.now)
+    queries.update_contact(ctx.session, ctx.sender, opted_out_at=ctx.now)
     return wording.opted_out()
 
 
 def handle_start(command: Start, ctx: HandlerContext) -> str:
-    store.update_contact(ctx.session, ctx.sender, opted_out_at=None)
+    queries.update_contact(ctx.session, ctx.sender, opted_out_at=None)
     return wording.opted_in()
 
 
 def handle_snooze(command: Snooze, ctx: HandlerContext) -> str:
-    original = store.recent_sent_to(ctx.session, ctx.sender, ctx.now, SNOOZE_WINDOW)
+    original = queries.recent_sent_to(ctx.session, ctx.sender, ctx.now, SNOOZE_WINDOW)
     if original is None:
         return wording.nothing_to_snooze()
-    if original.recurrence is None and original.status in (Status.SENT, Status.DELIVERED, Status.SCHEDULED):
+    if lifecycle.snooze(ctx.session, original.id, command.send_at):
         # A one-off reminder moves (snoozing twice moves it again, it does not send it twice).
-        _reschedule(original, command.send_at)
-        reminder = original
+        reminder_id = original.id
     else:
         # A repeating reminder keeps its series; the snooze is a one-off copy, under the usual limits.
         refusal = _limit_refusal(Remind(ctx.sender, command.send_at, original.text), ctx)
         if refusal:
             return refusal
-        reminder = store.add_message(
+        reminder_id = lifecycle.schedule(
             ctx.session, owner=ctx.sender, recipient=ctx.sender, text=original.text,
-            send_at=command.send_at, now=ctx.now, zone=ctx.zone)
-    return wording.snoozed(reminder.id, command.send_at, ctx.zone)
-
-
-def _reschedule(reminder: Reminder, send_at: datetime) -> None:
-    reminder.status = Status.SCHEDULED
-    reminder.send_at = send_at
-    reminder.due_at = send_at
-    reminder.attempts = 0
-    reminder.occurrence += 1
-    reminder.delivery_status = None
-    reminder.error = None
+            send_at=command.send_at, now=ctx.now, zone=ctx.zone).id
+    return wording.snoozed(reminder_id, command.send_at, ctx.zone)
 
 
 def handle_error(command: Error, ctx: HandlerContext) -> str:

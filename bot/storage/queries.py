@@ -1,4 +1,7 @@
-"""Reading and writing reminders and contacts. Every function takes the session it works in."""
+"""Reading reminders and contacts, and writing contacts and inbound messages.
+
+A reminder's state changes only in bot.storage.lifecycle. Every function takes the session it works in.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +12,10 @@ from typing import TypeVar
 
 from sqlalchemy import Insert, Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from bot.ids import new_id
-from bot import wording
-from bot.models import Base, Contact, InboundMessage, Kind, Reminder, Status
-from bot.occurrences import advance
+from bot.storage.models import PENDING, Base, Contact, InboundMessage, Kind, Reminder, Status
 
-_ID_ATTEMPTS = 8
 _Model = TypeVar("_Model", bound=Base)
 
 
@@ -51,36 +50,6 @@ def upsert(session: Session, model: type[Base], row: dict[str, object], changes:
         index_elements=list(model.__table__.primary_key.columns), set_=changes)
 
 
-def _attach(session: Session, instance: _Model) -> _Model:
-    # The row was just written with a Core INSERT; make the object the session's persistent copy of
-    # it, as if loaded, so a later change to it is flushed as an UPDATE (no SELECT, no second INSERT).
-    make_transient_to_detached(instance)
-    session.add(instance)
-    return instance
-
-
-def add_message(session: Session, *, recipient: str, text: str, send_at: datetime, now: datetime,
-                owner: str | None = None, zone: str = "UTC", recurrence: str | None = None,
-                kind: str = Kind.REMINDER, source: str = "sms",
-                idempotency_key: str | None = None) -> Reminder:
-    """Queue one outbound message (a reminder, a reply or a notice) under a fresh unique id.
-
-    Each try is one ``INSERT ... ON CONFLICT (id) DO NOTHING``: an id collision draws again, with
-    no savepoint round trips. A clash on ``idempotency_key`` raises IntegrityError for the caller.
-    """
-    for _ in range(_ID_ATTEMPTS):
-        row = dict(
-            id=new_id(), kind=kind, source=source, owner=owner, recipient=recipient, text=text,
-            zone=zone, recurrence=recurrence, send_at=send_at, due_at=send_at,
-            status=Status.SCHEDULED, occurrence=0, attempts=0, claim_token=None, lease_until=None,
-            created_at=now, sent_at=None, cancelled_at=None, provider_message_id=None, delivery_status=None,
-            error=None, owner_notified=False, idempotency_key=idempotency_key,
-        )
-        if insert_ignoring_conflicts(session, Reminder, row, ("id",)):
-            return _attach(session, Reminder(**row))
-    raise RuntimeError("could not allocate a unique reminder id")
-
-
 def find_by_idempotency_key(session: Session, key: str) -> Reminder | None:
     """Return the reminder created under an API Idempotency-Key, if any."""
     return session.scalars(select(Reminder).where(Reminder.idempotency_key == key)).first()
@@ -99,7 +68,7 @@ def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[R
     # A number sees the reminders it set and those addressed to it (set by someone else or over
     # the API): the recipient can always see what is coming and cancel it.
     condition = (or_(_R.owner == number, _R.recipient == number), _R.kind == Kind.REMINDER,
-                 _R.status.in_(Status.PENDING))
+                 _R.status.in_(PENDING))
     connection = session.connection()
     rows = list(connection.execute(select(_R.id, _R.send_at, _R.text, _R.owner, _R.recipient, _R.source)
                                    .where(*condition).order_by(_R.send_at).limit(limit)))
@@ -120,24 +89,6 @@ def recently_sent(session: Session, owner: str, since: datetime, limit: int) -> 
             or_(_R.sent_at >= since, and_(_R.status == Status.FAILED, _R.created_at >= since)),
         ).order_by(_R.sent_at.desc()).limit(limit)
     ))
-
-
-def visible_reminder(session: Session, reminder_id: str, number: str) -> Reminder | None:
-    """Return the reminder with this id if ``number`` set it or receives it; any other is as good as unknown."""
-    reminder = session.get(Reminder, reminder_id)
-    if reminder is None or reminder.kind != Kind.REMINDER or number not in (reminder.owner, reminder.recipient):
-        return None
-    return reminder
-
-
-def cancel_reminder(reminder: Reminder, now: datetime) -> bool:
-    """Cancel a pending reminder; say False when it is already sent, failed or cancelled."""
-    if reminder.status not in Status.PENDING:
-        return False
-    reminder.status = Status.CANCELLED
-    reminder.cancelled_at = now
-    reminder.claim_token = None
-    return True
 
 
 @dataclass(frozen=True)
@@ -187,7 +138,7 @@ def count_pending_and_created_since(session: Session, owner: str, since: datetim
     """Return ``(count_pending, count_created_since)`` for the owner's reminders in one query."""
     # Both counts read the same rows (the owner index); one statement instead of two per "remind".
     pending, created = session.execute(
-        select(func.count().filter(Reminder.status.in_(Status.PENDING)),
+        select(func.count().filter(Reminder.status.in_(PENDING)),
                func.count().filter(Reminder.created_at >= since))
         .where(Reminder.owner == owner, Reminder.kind == Kind.REMINDER)
     ).one()
@@ -223,33 +174,3 @@ def count_commands_since(session: Session, sender: str, command: str, since: dat
             InboundMessage.received_at >= since,
         )
     ) or 0
-
-
-def notify_owner_of_failure(session: Session, reminder: Reminder, reason: str, now: datetime) -> None:
-    """Tell the person who set a reminder, once, that it could not be delivered (not if they are its recipient)."""
-    owner = reminder.owner
-    if reminder.kind == Kind.REMINDER and owner and owner != reminder.recipient and not reminder.owner_notified:
-        reminder.owner_notified = True
-        add_message(session, recipient=owner, text=wording.delivery_failed(reminder.id, reminder.recipient, reason),
-                    send_at=now, now=now, kind=Kind.NOTICE, source="bot", zone=reminder.zone)
-
-
-def fail_reminder(session: Session, reminder: Reminder, reason: str, now: datetime) -> None:
-    """Record a failed send or delivery; tell the owner once; a repeating reminder goes on.
-
-    The owner is not told when they are the unreachable recipient. A failed occurrence of a
-    repeating reminder does not end the series, unless the recipient opted out.
-    """
-    reminder.error = reason
-    notify_owner_of_failure(session, reminder, reason, now)
-    following, rule = (advance(reminder.recurrence, reminder.send_at, reminder.zone, now)
-                       if reminder.recurrence and reason != "opted_out" else (None, None))
-    if following is None:
-        reminder.status = Status.FAILED
-        return
-    reminder.status = Status.SCHEDULED
-    reminder.send_at = following
-    reminder.due_at = following
-    reminder.recurrence = rule
-    reminder.occurrence += 1
-    reminder.attempts = 0

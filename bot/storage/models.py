@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,8 +28,12 @@ class Base(DeclarativeBase):
     pass
 
 
-class Status:
-    """Reminder states. ``sending`` is a claimed row with a lease."""
+class Status(StrEnum):
+    """Where a row is in its life; only bot.storage.lifecycle changes it.
+
+    ``sending`` is a claimed row with a lease: it may be on the wire, so it can no longer be
+    cancelled. ``scheduled`` is the only state a cancel accepts.
+    """
 
     SCHEDULED = "scheduled"
     SENDING = "sending"
@@ -36,16 +41,47 @@ class Status:
     DELIVERED = "delivered"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    PENDING = (SCHEDULED, SENDING)
-    FINAL = (SENT, DELIVERED, FAILED, CANCELLED)
 
 
-class Kind:
+PENDING = (Status.SCHEDULED, Status.SENDING)  # still to go out (listed, counted against limits)
+FINAL = (Status.SENT, Status.DELIVERED, Status.FAILED, Status.CANCELLED)
+
+
+class Kind(StrEnum):
     """What an outbound row is: a user's reminder, or a message of the bot's own."""
 
     REMINDER = "reminder"  # set by SMS or the API; listed, cancellable
     REPLY = "reply"  # the answer to an inbound message
     NOTICE = "notice"  # a message the bot sends on its own (a failure notice)
+
+
+class Source(StrEnum):
+    """Who made a row: a person by SMS, a program over the API, or the bot itself."""
+
+    SMS = "sms"
+    API = "api"
+    BOT = "bot"
+    OPTOUT = "optout"  # the opt-out confirmation: the one message sent to an opted-out number
+
+
+class DeliveryState(StrEnum):
+    """The provider's report on a sent message; it only moves forward (see ``DELIVERY_RANK``)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERY_UNCONFIRMED = "delivery_unconfirmed"
+    DELIVERED = "delivered"
+    SENDING_FAILED = "sending_failed"
+    DELIVERY_FAILED = "delivery_failed"
+    ACCEPTED_EARLIER = "accepted_earlier"  # Telnyx had taken this occurrence before (Idempotency-Key)
+
+
+# Reports arrive out of order; a report may replace only one of a lower rank.
+DELIVERY_RANK = {DeliveryState.QUEUED: 0, DeliveryState.ACCEPTED_EARLIER: 0, DeliveryState.SENDING: 1,
+                 DeliveryState.SENT: 2, DeliveryState.DELIVERY_UNCONFIRMED: 3, DeliveryState.DELIVERED: 4,
+                 DeliveryState.SENDING_FAILED: 4, DeliveryState.DELIVERY_FAILED: 4}
+FAILED_DELIVERY = (DeliveryState.SENDING_FAILED, DeliveryState.DELIVERY_FAILED)
 
 
 class Reminder(Base):
@@ -55,12 +91,16 @@ class Reminder(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default=Kind.REMINDER)
-    source: Mapped[str] = mapped_column(String(16), default="sms")  # sms | api | bot
+    source: Mapped[str] = mapped_column(String(16), default=Source.SMS)
     owner: Mapped[str | None] = mapped_column(String(32), index=True)  # who set it (E.164)
     recipient: Mapped[str] = mapped_column(String(32), index=True)
     text: Mapped[str] = mapped_column(Text)
     zone: Mapped[str] = mapped_column(String(64), default="UTC")
-    recurrence: Mapped[str | None] = mapped_column(String(255))
+    recurrence: Mapped[str | None] = mapped_column(String(255))  # the RRULE as the parser made it, never rebased
+    # A series' first occurrence as a wall time in ``zone`` (naive): every occurrence is computed
+    # from it and ``recurrence`` (bot.series.next_after), so a shifted one never moves the rest.
+    series_anchor: Mapped[datetime | None] = mapped_column(DateTime)
+    series_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # occurrences sent or failed
     send_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the occurrence due now
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # next attempt (send_at or a retry)
     status: Mapped[str] = mapped_column(String(16), default=Status.SCHEDULED)
@@ -74,6 +114,9 @@ class Reminder(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    # The body of the current occurrence as first sent (prefix and late note included): every retry
+    # and every instance that takes the claim over sends these exact bytes under one Idempotency-Key.
+    outbound_text: Mapped[str | None] = mapped_column(Text)
     owner_notified: Mapped[bool] = mapped_column(default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 

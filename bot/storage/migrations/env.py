@@ -1,6 +1,6 @@
-"""Alembic environment: runs on the connection ``bot.db.upgrade_database`` hands it.
+"""Alembic environment: runs on the connection ``bot.storage.db.upgrade_database`` hands it.
 
-From the command line (``alembic -c bot/migrations/alembic.ini -x url=... upgrade head``)
+From the command line (``alembic -c bot/storage/migrations/alembic.ini -x url=... upgrade head``)
 it opens its own connection and takes the same lock as start-up does.
 """
 
@@ -11,7 +11,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from bot.models import Base
+from bot.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,7 +23,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     # The command line: an edge of the system, so it may read the environment.
-    from bot.db import make_engine, migration_lock
+    from bot.storage.db import make_engine, migration_lock
 
     if config.config_file_name is not None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)

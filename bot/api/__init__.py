@@ -1,0 +1,1 @@
+"""The REST API's domain: scheduled messages as programs see them."""

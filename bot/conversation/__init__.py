@@ -1,0 +1,1 @@
+"""The SMS conversation: an inbound message, its command, its reply."""

@@ -1,0 +1,1 @@
+"""Reading text messages and writing the bot's replies: the parser, time phrases, repeat phrases, wording."""
