@@ -20,7 +20,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
     """Build an app: defaults, then the environment (and ``.env``), then ``config`` overrides.
 
     ``config`` keys are the environment variable names (``DATABASE_URL``, ...). Set
-    ``RUN_DISPATCHER`` false for an app that only accepts requests.
+    ``RUN_DISPATCHER`` false for an app that only accepts requests. A bad setting raises
+    ``SettingsError``; the entry points (``main`` below, ``gunicorn.conf.py``) check the settings
+    first and exit with one line instead.
     """
     config = dict(config or {})
     if config.pop("LOAD_DOTENV", True):
@@ -58,7 +60,16 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
 
 
 def main() -> None:
-    """Run the development server on ``PORT`` until SIGTERM or Ctrl-C."""
+    """Run the development server on ``HOST``:``PORT`` until SIGTERM or Ctrl-C.
+
+    A bad setting, an unreachable database or Redis stops it first: one line on stderr, exit status 2.
+    """
+    from dotenv import load_dotenv
+
+    from bot.config_check import settings_or_exit
+
+    load_dotenv()
+    settings_or_exit(os.environ)
     app = create_app()
     bot: Bot = app.extensions["bot"]
 
@@ -68,8 +79,10 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     settings = bot.settings
-    logging.getLogger(__name__).info("Serving on http://%s:%d (webhook: /webhooks/telnyx)", settings.host,
-                                     settings.port)
+    log = logging.getLogger(__name__)
+    log.warning("This is Flask's development server, for development only; in production run "
+                "gunicorn 'app:create_app()' -c gunicorn.conf.py (README: Production).")
+    log.info("Serving on http://%s:%d (webhook: /webhooks/telnyx)", settings.host, settings.port)
     app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
 
 

@@ -2,9 +2,13 @@
 
 Every worker builds its own app, and with it its own dispatcher: the database is the
 queue and claims are atomic, so any number of workers (and hosts) share the sending.
-This file is an edge of the system, so it reads the environment:
+This file is an edge of the system, so it reads the environment, after ``.env`` as
+``python app.py`` does (variables already set win). Every setting is checked here, in the
+master, before any worker starts: a bad one, an unreachable database or Redis stops gunicorn
+with one line on stderr and exit status 2. What gunicorn itself takes from them:
 
-    PORT                 port to listen on (default 5000, as for ``python app.py``)
+    HOST, PORT           where to listen (default 127.0.0.1:5000, as for ``python app.py``; set
+                         HOST=0.0.0.0 behind a proxy on another host); ``--bind`` overrides both
     PROMETHEUS_MULTIPROC_DIR  where workers keep their metrics for /metrics to add up (a fresh
                          temporary directory when unset; emptied at start when set)
     WEB_CONCURRENCY      worker processes (default 2)
@@ -17,20 +21,58 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+from dotenv import load_dotenv
+
+# The bot's packages sit beside this file; gunicorn may have been started from another directory.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from bot.config_check import exit_on_bad_settings, settings_or_exit
+from bot.settings import Integer, SettingsError, read_variable
+
+load_dotenv()  # the .env found from this file's directory up, as app.py finds it
+settings = settings_or_exit(os.environ)
+
+
+def _gunicorn_setting(variable: str, rule: Integer, default: int) -> int:
+    value = os.environ.get(variable, "").strip()
+    return read_variable(variable, value, rule) if value else default
+
+
+def _metric_files(directory: str) -> tuple[set[str], set[str]]:
+    """Return a metrics directory's prometheus_client files and its other ``*.db`` files."""
+    metric_files = {path for path in glob.glob(os.path.join(directory, "*_*.db"))
+                    if os.path.basename(path).split("_", 1)[0] in ("counter", "gauge", "histogram", "summary")}
+    return metric_files, set(glob.glob(os.path.join(directory, "*.db"))) - metric_files
+
+
+def _check_metrics_directory(directory: str) -> None:
+    # prometheus_client reads every *.db file there as its own (and it is emptied at start): the
+    # directory must be its alone.
+    others = _metric_files(directory)[1] if directory else set()
+    if others:
+        raise SettingsError("PROMETHEUS_MULTIPROC_DIR", repr(directory), "a directory of its own for the metrics",
+                            f"holds other .db files ({os.path.basename(min(others))}, ...)")
+
+
+with exit_on_bad_settings():
+    workers = _gunicorn_setting("WEB_CONCURRENCY", Integer(1, 64), 2)
+    threads = _gunicorn_setting("GUNICORN_THREADS", Integer(1, 256), 4)
+    _check_metrics_directory(os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip())
+bind = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Build the app in each worker, after the fork: the dispatcher's threads (APScheduler, the send
 # pool) and the database connections must not be created in the master and inherited.
 preload_app = False
 # On SIGTERM a worker stops taking requests, then (worker_exit below) stops claiming, lets the sends
 # already on the wire finish and releases the claimed rows it had not sent. A send takes at most
 # SEND_TIMEOUT_SECONDS, so give it that plus room to record the outcomes before the master kills it.
-graceful_timeout = int(float(os.environ.get("SEND_TIMEOUT_SECONDS", "10"))) + 20
+graceful_timeout = int(settings.send_timeout_seconds) + 20
 timeout = 30
 keepalive = 5
 accesslog = "-"
@@ -46,7 +88,7 @@ def on_starting(server: Any) -> None:
     worker inherits the loaded modules and its client is ready at once, instead of each worker
     spending those seconds in a background thread while it already serves requests.
     """
-    if os.environ.get("TELNYX_API_KEY"):
+    if settings.telnyx_enabled:
         import telnyx.resources  # noqa: F401 (imported for its side effect: the modules are loaded)
     _prepare_metrics_directory()
 
@@ -64,15 +106,7 @@ def _prepare_metrics_directory() -> None:
     if not directory:
         directory = _own_metrics_directory = tempfile.mkdtemp(prefix="bot-metrics-")
     os.makedirs(directory, exist_ok=True)
-    # prometheus_client reads every *.db file there as its own: the directory must be its alone.
-    metric_files = set(glob.glob(os.path.join(directory, "*_*.db")))
-    metric_files = {path for path in metric_files
-                    if os.path.basename(path).split("_", 1)[0] in ("counter", "gauge", "histogram", "summary")}
-    others = set(glob.glob(os.path.join(directory, "*.db"))) - metric_files
-    if others:
-        raise RuntimeError(f"PROMETHEUS_MULTIPROC_DIR={directory} holds other .db files ({sorted(others)[0]}, ...); "
-                           "give the metrics a directory of their own")
-    for stale in metric_files:  # a previous run's workers
+    for stale in _metric_files(directory)[0]:  # a previous run's workers (other files: checked at load)
         os.remove(stale)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 

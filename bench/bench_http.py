@@ -185,6 +185,7 @@ def our_environment(database_url: str, fake_url: str, public_key: str) -> dict[s
         "TELNYX_BASE_URL": fake_url, "TELNYX_PUBLIC_KEY": public_key, "API_TOKEN": API_TOKEN,
         "RATE_LIMIT_WEBHOOK": "1000000/minute", "RATE_LIMIT_API": "1000000/minute",
         "MAX_NEW_PER_HOUR": "1000000", "MAX_PENDING_PER_SENDER": "1000000", "MAX_RECIPIENTS_PER_DAY": "1000000",
+        "API_MAX_NEW_PER_HOUR": "1000000", "API_MAX_PENDING": "1000000", "API_MAX_RECIPIENTS_PER_DAY": "1000000",
         "OUTBOUND_RATE_PER_SECOND": "0", "LOG_LEVEL": "INFO", "LOG_FORMAT": "text",
     })
     return env

@@ -186,7 +186,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate_parser.set_defaults(run=_migrate_command)
 
     args = parser.parse_args(argv)
+    _check_settings(args)
     return args.run(args)
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """Check every setting before a command runs: a bad one is one line on stderr and exit status 2.
+
+    ``chat`` and ``migrate`` read ``.env`` and also need the database (and Redis) to answer; ``parse``
+    and ``preview`` use only ``BOT_TIMEZONE`` (an alias such as "eastern" resolved) as their default zone.
+    """
+    from bot.config_check import settings_or_exit
+
+    uses_database = args.command in ("chat", "migrate")
+    if uses_database:
+        from dotenv import load_dotenv
+
+        load_dotenv()
+    overrides = {"DATABASE_URL": args.db} if getattr(args, "db", None) else None
+    settings = settings_or_exit(os.environ, overrides, reachable=uses_database)
+    if hasattr(args, "tz") and not args.tz:
+        args.tz = settings.bot_timezone
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy import exc as sqlalchemy_errors
 
 from bot.api import messages
 from bot.api.messages import Created, NewMessage, Page
@@ -46,13 +47,14 @@ class Bot:
         self.engine = engine or make_engine(settings.database_url)
         self._database_answered: bool | None = None  # database_ok's last answer, to log only changes
         self._database_state_lock = threading.Lock()
+        self._failed_ticks = 0  # dispatch ticks the database failed since it last answered (see note_database_up)
         upgrade_database(self.engine)
         self.session_factory = make_session_factory(self.engine)
         self.metrics = Metrics()
         self.metrics.track_pending(self.count_pending)
         self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
         self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock, self.metrics)
-        self.dispatch_timer = DispatchTimer(self.dispatcher, settings.dispatch_interval_seconds)
+        self.dispatch_timer = DispatchTimer(self.dispatcher, settings.dispatch_interval_seconds, self._after_tick)
 
     def start(self) -> None:
         """Start delivering due messages in the background."""
@@ -92,7 +94,8 @@ class Bot:
     def schedule_message(self, message: NewMessage, idempotency_key: str | None) -> Created:
         """Queue a message for the API (or replay the one an earlier request with this key made)."""
         now = self.clock()
-        created = messages.schedule_message(self.session_factory, message, now, idempotency_key)
+        created = messages.schedule_message(self.session_factory, message, now, idempotency_key,
+                                            limits=messages.ApiLimits.of(self.settings))
         if not created.replayed:
             self.metrics.created.labels(source=Source.API).inc()
             if created.reminder.send_at - now <= timedelta(seconds=2 * self.settings.dispatch_interval_seconds):
@@ -126,13 +129,9 @@ class Bot:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "no"
-            if self._note_database_answer(False) is not False:
-                # The first line names the driver's error; SQLAlchemy adds a documentation link below it.
-                reason = str(exc).strip().splitlines() or [type(exc).__name__]
-                log.error("the database does not answer: %s", reason[0])
+            self.note_database_down(exc)
             return False
-        if self._note_database_answer(True) is False:
-            log.warning("the database answers again")
+        self.note_database_up()
         return True
 
     def _note_database_answer(self, answered: bool) -> bool | None:
@@ -143,3 +142,47 @@ class Bot:
 
     def last_tick_at(self) -> datetime | None:
         return self.dispatcher.last_tick_at
+
+    # Outages: readiness probes, the dispatch timer and HTTP requests all report here, so
+    # the log says once that the database is down and once that it is back, however many noticed.
+
+    def note_database_down(self, error: BaseException) -> None:
+        """Record that the database did not answer; log it the first time in an outage."""
+        if self._note_database_answer(False) is not False:
+            # The first line names the driver's error; SQLAlchemy adds a documentation link below it.
+            reason = str(error).strip().splitlines() or [type(error).__name__]
+            log.error("the database does not answer: %s", reason[0])
+
+    def note_database_up(self) -> None:
+        """Record that the database answered; log it when it is back, with the dispatch ticks the outage cost."""
+        if self._note_database_answer(True) is not False:
+            return
+        with self._database_state_lock:
+            failed_ticks, self._failed_ticks = self._failed_ticks, 0
+        log.warning("the database answers again%s",
+                    f" after {failed_ticks} failed dispatch tick{'s' if failed_ticks != 1 else ''}"
+                    if failed_ticks else "")
+
+    def _after_tick(self, error: Exception | None) -> None:
+        """Hear how a dispatch tick went: count the ones the database failed, log anything else in full."""
+        if error is None:
+            self.note_database_up()
+        elif database_unavailable(error):
+            with self._database_state_lock:
+                self._failed_ticks += 1
+            self.note_database_down(error)
+        else:  # a bug, not an outage: the whole traceback, every time
+            log.error("dispatch tick failed; retrying on the next tick", exc_info=error)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Say whether ``error`` means the database cannot be reached or used just now, so waiting may cure it.
+
+    Connection refused or lost, a server restarting or shutting down, a full connection pool, SQLite's
+    "unable to open database file" or "database is locked": all OperationalError, InterfaceError or
+    the pool's TimeoutError. Anything else (a constraint, a bad value) is not an outage.
+    """
+    if isinstance(error, (sqlalchemy_errors.OperationalError, sqlalchemy_errors.InterfaceError,
+                          sqlalchemy_errors.TimeoutError)):
+        return True
+    return isinstance(error, sqlalchemy_errors.DBAPIError) and error.connection_invalidated

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -12,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.settings import Settings
+from bot.timeutil import Clock, utc_now
 from tests.fake_telnyx import FakeTelnyx
 from tests.signing import WebhookSigner, encode
 
@@ -91,8 +94,17 @@ def app_factory(base_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
 
     from app import create_app
 
-    def make(**overrides: Any) -> Flask:
-        app = create_app({**base_config, **overrides})
+    def make(*, clock: Clock | None = None, **overrides: Any) -> Flask:
+        """Make an app from ``base_config`` and ``overrides``; with ``clock``, around a Bot on that clock."""
+        config = {**base_config, **overrides}
+        bot = None
+        if clock is not None:  # the dispatcher and the requests then share the one clock
+            from bot.service import Bot
+            from bot.settings import load_settings
+
+            settings = load_settings(os.environ, {k: v for k, v in config.items() if k != "LOAD_DOTENV"})
+            bot = Bot(settings, clock=clock)
+        app = create_app(config, bot=bot)
         apps.append(app)
         return app
 
@@ -149,11 +161,10 @@ def nth_message_to(fake: FakeTelnyx, number: str, n: int = 1, timeout: float = 1
 
 
 def settle(app: Flask, timeout: float = 10.0) -> None:
-    """Wait until the app's queue has nothing due or in flight, so every send it will make now is made."""
+    """Wait until nothing is due (by the bot's clock) or in flight, so every send the app will make now is made."""
     from sqlalchemy import func, or_, select
 
     from bot.storage.models import Reminder, Status
-    from bot.timeutil import utc_now
 
     bot = app.extensions["bot"]
 
@@ -161,7 +172,24 @@ def settle(app: Flask, timeout: float = 10.0) -> None:
         with bot.session_factory() as session:
             busy = session.scalar(select(func.count()).select_from(Reminder).where(or_(
                 Reminder.status == Status.SENDING,
-                (Reminder.status == Status.SCHEDULED) & (Reminder.due_at <= utc_now()))))
+                (Reminder.status == Status.SCHEDULED) & (Reminder.due_at <= bot.clock()))))
         return busy == 0
 
     assert wait_until(idle, timeout=timeout), "the dispatcher did not settle"
+
+
+class ShiftedClock:
+    """The real time plus an offset a test moves forward: "two hours later" without waiting for it.
+
+    Pass it to ``app_factory(clock=...)``. The dispatch timer still wakes on real time, and its
+    interval poll claims what is due by this clock.
+    """
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta

@@ -47,7 +47,7 @@ def main(database_url: str, base_url: str, lease: str, idle: str) -> None:
         elif time.monotonic() - last_work >= float(idle) and not pending():
             break
         else:
-            time.sleep(0.05)
+            dispatcher.stopping.wait(0.05)  # the idle poll between ticks (ends early if stop is requested)
     dispatcher.stop()
     engine.dispose()
 

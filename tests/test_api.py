@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.ids import is_valid_id
 from bot.storage.models import Kind, Reminder, Status
-from tests.conftest import ALICE, BOB, json_of, post_signed
+from tests.conftest import ALICE, BOB, ShiftedClock, json_of, post_signed
 from tests.signing import message_received
 
 TOKEN = "test-token-0123456789"
@@ -137,9 +137,8 @@ def test_schedule_with_z(app, client):
     ("2026-06-18 09:30:00-05:00", "2026-06-18T14:30:00Z"),
 ], ids=["offset", "naive-is-utc", "fraction", "space-separator"])
 def test_send_at_forms(app_factory, send_at, expected):
-    app = app_factory(RUN_DISPATCHER=False)
     # "Now" is before the example's date, so these fixed timestamps are in the future.
-    app.extensions["bot"].clock = lambda: datetime(2026, 6, 1, tzinfo=timezone.utc)
+    app = app_factory(RUN_DISPATCHER=False, clock=lambda: datetime(2026, 6, 1, tzinfo=timezone.utc))
     response = _schedule(app.test_client(), {"to": BOB, "message": "x", "send_at": send_at})
     assert response.status_code == 201, response.get_data(as_text=True)
     assert json_of(response)["scheduled_for"] == expected
@@ -193,7 +192,6 @@ SCHEDULE_ERRORS = [
     ({"to": BOB, "message": "   ", "send_at": "FUTURE"}, "empty_field", "message"),
     ({"to": BOB, "message": ["x"], "send_at": "FUTURE"}, "invalid_type", "message"),
     ({"to": BOB, "message": "x" * 1601, "send_at": "FUTURE"}, "message_too_long", "message"),
-    ({"to": BOB, "message": "a\x00b", "send_at": "FUTURE"}, "invalid_text", "message"),
     ({"to": BOB, "message": "\ud800", "send_at": "FUTURE"}, "invalid_text", "message"),
     ({"to": BOB, "message": "x", "send_at": ""}, "empty_field", "send_at"),
     ({"to": BOB, "message": "x", "send_at": 1781793000}, "invalid_type", "send_at"),
@@ -215,7 +213,7 @@ SCHEDULE_ERRORS = [
 SCHEDULE_ERROR_IDS = [
     "no-send_at", "no-to", "empty-to", "to-not-string", "to-letters", "to-too-short", "to-not-e164", "to-spaces",
     "to-impossible", "to-newline", "no-message",
-    "empty-message", "blank-message", "message-not-string", "message-1601", "message-nul", "message-surrogate",
+    "empty-message", "blank-message", "message-not-string", "message-1601", "message-surrogate",
     "empty-send_at", "send_at-number", "send_at-words", "send_at-date-only", "send_at-impossible",
     "send_at-overflow", "send_at-past", "send_at-366-days", "send_at-and-when", "tz-with-send_at",
     "when-unreadable", "when-recurring", "when-too-long", "when-not-string", "tz-unknown", "tz-path",
@@ -338,11 +336,15 @@ def test_keys_are_scoped_per_endpoint(app, client):
     assert len(_rows(app)) == 2
 
 
-def test_a_retry_after_the_time_passed_still_returns_the_job(app, client):
+def test_a_retry_after_the_time_passed_still_returns_the_job(app_factory):
+    clock = ShiftedClock()
+    app = app_factory(RUN_DISPATCHER=False, clock=clock)
+    client = app.test_client()
     body = {"to": BOB, "message": "x", "send_at": _future()}
     first = json_of(_schedule(client, body, {"Idempotency-Key": "late"}))
     _set_status(app, first["job_id"], Status.SENT)
-    app.extensions["bot"].clock = lambda: _now() + timedelta(hours=2)  # send_at is now in the past
+    clock.advance(timedelta(hours=2))
+    _assert_error(_schedule(client, body), 400, "send_at_in_past")  # as a new request, it would be refused
     again = _schedule(client, body, {"Idempotency-Key": "late"})
     assert again.status_code == 201
     assert json_of(again)["job_id"] == first["job_id"] and json_of(again)["status"] == "sent"
@@ -394,7 +396,8 @@ def test_list_newest_first_and_pages(client):
         response = client.get("/sms/scheduled", query_string=query, headers=AUTH)
         assert response.status_code == 200
         page = json_of(response)
-        assert all(set(item) == {"id", "to", "status", "scheduled_for", "created_at"} for item in page)
+        assert all(set(item) == {"id", "to", "status", "scheduled_for", "created_at", "source"} for item in page)
+        assert {item["source"] for item in page} <= {"api"}
         seen += [item["id"] for item in page]
         pages += 1
         cursor = response.headers.get("X-Next-Cursor")

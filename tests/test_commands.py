@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.storage.models import Reminder, Status
 from bot.timeutil import utc_now
-from tests.conftest import ALICE, nth_message_to, send_sms, wait_until
+from tests.conftest import ALICE, nth_message_to, send_sms, settle, wait_until
 
 
 def _row(app, reminder_id):
@@ -66,7 +66,9 @@ def test_snoozing_twice_moves_the_reminder_and_sends_it_once(app, client, signer
     send_sms(client, signer, "snooze 2 seconds")
     assert nth_message_to(fake_telnyx, ALICE, 4).text.startswith(f"Snoozed (#{reminder_id})")
     assert nth_message_to(fake_telnyx, ALICE, 5).text == "Reminder: take pills"
-    assert wait_until(lambda: _row(app, reminder_id).status == Status.SENT)
+    settle(app)
+    assert len(fake_telnyx.delivered(ALICE)) == 5  # confirmation, reminder, two snooze replies, reminder: once
+    assert _row(app, reminder_id).status == Status.SENT
     with app.extensions["bot"].session_factory() as session:
         reminders = session.query(Reminder).filter(Reminder.kind == "reminder").all()
     assert [r.id for r in reminders] == [reminder_id]  # moved, not copied: nothing left to send

@@ -83,8 +83,11 @@ def test_list_says_how_the_last_days_reminders_fared(app, client, signer, fake_t
     assert listing.startswith("You have no pending reminders")
 
 
-def test_failed_delivery_report_tells_the_owner_once(app, client, signer, fake_telnyx):
+def test_failed_delivery_report_tells_the_owner_once(app_factory, signer, fake_telnyx):
     from tests.conftest import BOB
+
+    app = app_factory(THIRD_PARTY_CONSENT="notice")  # ask mode: tests/test_consent.py
+    client = app.test_client()
 
     post_signed(client, signer, message_received("remind 646-555-0199 in 1 second: dinner", ALICE))
     assert fake_telnyx.wait_for(lambda sent: len([m for m in sent if m.to == BOB]) == 1, timeout=10)

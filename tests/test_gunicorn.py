@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -85,13 +86,17 @@ def test_gunicorn_refuses_a_metrics_directory_that_holds_other_files(tmp_path):
     assert gunicorn
     shared = tmp_path / "data"
     shared.mkdir()
-    (shared / "reminders.db").write_bytes(b"a database, not metrics")
+    database = sqlite3.connect(shared / "reminders.db")  # a real one: start-up checks that it is SQLite
+    database.execute("CREATE TABLE kept (value TEXT)")
+    database.close()
+    stored = (shared / "reminders.db").read_bytes()
     (shared / "counter_123.db").write_bytes(b"")  # a previous run's metrics file: not what is refused
     environment = {**os.environ, "DATABASE_URL": f"sqlite:///{shared / 'reminders.db'}",
                    "PROMETHEUS_MULTIPROC_DIR": str(shared), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [gunicorn, "app:create_app()", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{free_port()}"],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "holds other .db files" in result.stdout + result.stderr
-    assert (shared / "reminders.db").read_bytes() == b"a database, not metrics"
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("configuration error: PROMETHEUS_MULTIPROC_DIR=") and "Traceback" not in result.stderr
+    assert "holds other .db files (reminders.db, ...)" in result.stderr
+    assert (shared / "reminders.db").read_bytes() == stored

@@ -47,7 +47,8 @@ def _settings(database_url: str, **overrides):
     return load_settings(overrides={
         "DATABASE_URL": database_url, "TELNYX_API_KEY": "KEY_X", "TELNYX_PHONE_NUMBER": BOT_NUMBER,
         "MAX_SEND_ATTEMPTS": 3, "RETRY_BASE_SECONDS": 0.01, "RETRY_MAX_SECONDS": 0.01, "SEND_TIMEOUT_SECONDS": 1,
-        "OUTBOUND_RATE_PER_SECOND": 0, "LATE_NOTE_AFTER_SECONDS": 60, **overrides})
+        "OUTBOUND_RATE_PER_SECOND": 0, "LATE_NOTE_AFTER_SECONDS": 60, "THIRD_PARTY_CONSENT": "notice",
+        **overrides})
 
 
 @pytest.fixture

@@ -50,16 +50,16 @@ def test_start_opts_back_in(client, signer, fake_telnyx):
     assert nth_message_to(fake_telnyx, ALICE, 4).text == "Reminder: back"
 
 
-def test_reminders_for_an_opted_out_number_fail_and_the_owner_is_told_once(app, client, signer, fake_telnyx):
+def test_reminders_for_an_opted_out_number_are_refused_when_set(app, client, signer, fake_telnyx):
+    # Consent is known at set time; an opt-out after setting: tests/test_consent.py.
     send_sms(client, signer, "STOP", sender=BOB)
     nth_message_to(fake_telnyx, BOB)
     send_sms(client, signer, "remind 646-555-0199 in 1 second: one")
     send_sms(client, signer, "remind 646-555-0199 in 1 second: two")
-    notices = lambda: [m for m in fake_telnyx.delivered(ALICE) if "could not be delivered" in m.text]  # noqa: E731
-    assert fake_telnyx.wait_for(lambda sent: len(notices()) == 2, timeout=10)
-    assert all("opted out" in m.text for m in notices())
-    assert {r.status for r in _reminders(app)} == {Status.FAILED}
-    assert {r.error for r in _reminders(app)} == {"opted_out"}
+    refusals = _any_reply(fake_telnyx, 2)
+    assert refusals.count("+1 646-555-0199 has opted out of messages from this number") == 2
+    assert _reminders(app) == []
+    settle(app)
     assert len(fake_telnyx.delivered(BOB)) == 1  # only the STOP confirmation
 
 
@@ -81,7 +81,8 @@ def test_help_says_how_to_opt_out_and_never_suggests_a_bare_cancel(client, signe
     assert not re.search(r'(text|reply)\s+"?cancel"?(\s*[.,]|$)', reply, re.IGNORECASE)
 
 
-def test_only_the_first_message_to_a_new_recipient_introduces_the_sender(client, signer, fake_telnyx):
+def test_only_the_first_message_to_a_new_recipient_introduces_the_sender(app_factory, signer, fake_telnyx):
+    client = app_factory(THIRD_PARTY_CONSENT="notice").test_client()  # ask mode: tests/test_consent.py
     send_sms(client, signer, "remind 646-555-0199 in 1 second: first")
     first = nth_message_to(fake_telnyx, BOB).text
     assert "+1 212-555-0147" in first and "STOP" in first
@@ -195,8 +196,8 @@ def test_rate_limit_counters_are_shared_through_redis(app_factory, signer):
 @pytest.mark.parametrize("transport", ["telnyx", "console"])
 def test_logs_mask_numbers_and_never_show_secrets(app_factory, signer, fake_telnyx, caplog, transport):
     caplog.set_level(logging.DEBUG)
-    console = {"TELNYX_API_KEY": None} if transport == "console" else {}
-    app = app_factory(LOG_LEVEL="DEBUG", **console)  # the most talkative setting
+    console = {"TELNYX_API_KEY": None, "TELNYX_PHONE_NUMBER": None} if transport == "console" else {}
+    app = app_factory(LOG_LEVEL="DEBUG", THIRD_PARTY_CONSENT="notice", **console)  # the most talkative setting
     client = app.test_client()
     send_sms(client, signer, "remind 646-555-0199 in 1 second: hi")
     bot = app.extensions["bot"]
@@ -209,9 +210,12 @@ def test_logs_mask_numbers_and_never_show_secrets(app_factory, signer, fake_teln
         assert secret not in logged  # ...but never a whole number or a secret
 
 
-def test_a_provider_error_quoting_the_number_is_stored_told_and_logged_masked(app, client, signer, fake_telnyx,
+def test_a_provider_error_quoting_the_number_is_stored_told_and_logged_masked(app_factory, signer, fake_telnyx,
                                                                              caplog):
     from tests.fake_telnyx import Reply
+
+    app = app_factory(THIRD_PARTY_CONSENT="notice")
+    client = app.test_client()
 
     caplog.set_level(logging.INFO)
     refusal = {"errors": [{"code": "40310", "detail": "+1 646 555 0199 is not a mobile number"}]}

@@ -29,7 +29,9 @@ def test_api_reminder_shows_in_the_recipients_sms_list_and_can_be_cancelled(app,
     assert client.get(f"/sms/scheduled/{job_id}", headers=AUTH).get_json()["status"] == "cancelled"
 
 
-def test_recipient_sees_who_set_a_reminder_and_strangers_see_nothing(app, client, signer, fake_telnyx):
+def test_recipient_sees_who_set_a_reminder_and_strangers_see_nothing(app_factory, signer, fake_telnyx):
+    app = app_factory(THIRD_PARTY_CONSENT="notice")  # ask mode: tests/test_consent.py
+    client = app.test_client()
     send_sms(client, signer, "remind 646-555-0199 in 2 hours: bring cake")
     reminder_id = _id_in(nth_message_to(fake_telnyx, ALICE).text)
     send_sms(client, signer, "list", sender=BOB)

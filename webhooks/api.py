@@ -22,6 +22,7 @@ from bot.api.messages import After, At, InvalidRequest, NewMessage, When
 from bot.service import Bot
 from bot.timeutil import iso_utc
 from webhooks.errors import ApiError, error_response, register_error_handlers
+from webhooks.limits import read_body
 from webhooks.openapi import openapi_document
 
 blueprint = Blueprint("api", __name__)
@@ -148,6 +149,23 @@ def _invalid_request(error: InvalidRequest) -> ResponseReturnValue:
     return error_response(400, error.code, error.message, error.field)
 
 
+# --- consent and the API's own limits ---
+@blueprint.errorhandler(scheduled.RecipientOptedOut)
+def _recipient_opted_out(error: scheduled.RecipientOptedOut) -> ResponseReturnValue:
+    field = "number" if request.endpoint == "api.schedule_message" else "to"
+    return error_response(409, "recipient_opted_out",
+                          f"The number in {field} has opted out of messages from this number (it texted STOP "
+                          "or the like); nothing can be scheduled for it unless it texts START.", field)
+
+
+@blueprint.errorhandler(scheduled.ApiLimitReached)
+def _api_limit_reached(error: scheduled.ApiLimitReached) -> ResponseReturnValue:
+    body, status = error_response(429, "api_limit_reached", error.message, extra={"limit": error.setting})  # type: ignore[misc]
+    if error.retry_after is not None:
+        body.headers["Retry-After"] = str(error.retry_after)
+    return body, status
+
+
 def _create(message: NewMessage) -> ResponseReturnValue:
     key = _idempotency_key()
     try:
@@ -181,10 +199,12 @@ def _idempotency_key() -> str | None:
 def _json_body() -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(400, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.")
-    raw = request.get_data(cache=True)
+    raw = read_body()  # 413 over MAX_BODY_BYTES, chunked or not
     try:
         body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+    except RecursionError as exc:
+        raise ApiError(400, "invalid_json", "The body is nested too deeply to read.") from exc
+    except ValueError as exc:  # UnicodeDecodeError, or an integer over Python's 4,300 digits
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.")
@@ -218,7 +238,9 @@ def _integer(body: dict[str, Any], name: str) -> int:
 def _limit(value: str | None) -> int:
     if value is None:
         return scheduled.DEFAULT_PAGE_SIZE
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= scheduled.MAX_PAGE_SIZE:
+    # Length first: int() refuses more than 4,300 digits (leading zeros too) with a ValueError.
+    if (not value.isascii() or not value.isdigit() or len(value) > 9
+            or not 1 <= int(value) <= scheduled.MAX_PAGE_SIZE):
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {scheduled.MAX_PAGE_SIZE}.",
                        field="limit")
     return int(value)
@@ -230,7 +252,8 @@ def _not_found(reminder_id: str) -> ApiError:
 
 def _summary(reminder: Reminder) -> dict[str, Any]:
     return {"id": reminder.id, "to": reminder.recipient, "status": reminder.status,
-            "scheduled_for": iso_utc(reminder.send_at), "created_at": iso_utc(reminder.created_at)}
+            "scheduled_for": iso_utc(reminder.send_at), "created_at": iso_utc(reminder.created_at),
+            "source": reminder.source}
 
 
 def _record(reminder: Reminder) -> dict[str, Any]:

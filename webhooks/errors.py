@@ -1,10 +1,21 @@
-"""One JSON error shape for every endpoint: {"error": {"code", "message", "field"}}."""
+"""One JSON error shape for every endpoint: {"error": {"code", "message", "field"}}.
+
+``Retry-After`` goes only on answers that waiting cures: a 429 (set where the limit
+is known) and the 503 of a database that does not answer. A 503 for a missing
+setting (API_TOKEN, TELNYX_PUBLIC_KEY) has none: no wait makes it go away.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+
+from bot.service import database_unavailable
+
+# Telnyx retries a webhook answered 5xx; a client of the API should wait this long before trying again.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -37,11 +48,23 @@ def register_error_handlers(app: Flask | Blueprint) -> None:
     def _api_error(error: ApiError) -> ResponseReturnValue:
         return error_response(error.status, error.code, error.message, error.field, error.extra)
 
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(error: SQLAlchemyError) -> ResponseReturnValue:
+        if not database_unavailable(error):
+            raise error  # a bug, not an outage: Flask logs it in full and answers 500
+        current_app.extensions["bot"].note_database_down(error)  # logged once per outage, not per request
+        body, status = error_response(  # type: ignore[misc]
+            503, "database_unavailable", "The database is not answering just now; try again in a few seconds.")
+        body.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return body, status
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> ResponseReturnValue:
+        if error.response is not None:  # already answered in this shape (a rate limit: webhooks.limits)
+            return error.response
         code = (error.name or "error").lower().replace(" ", "_")
         body, status = error_response(error.code or 500, code, error.description or error.name)
-        # Keep Werkzeug's own headers (Allow on a 405, Retry-After on a 429), but not its content type.
+        # Keep Werkzeug's own headers (Allow on a 405), but not its content type.
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 body.headers[name] = value

@@ -31,11 +31,15 @@ def _header(description: str) -> dict[str, Any]:
 
 
 _STATUS = {"type": "string", "enum": list(scheduled.STATUSES)}
+_SOURCE = {"type": "string", "enum": ["api", "sms"],
+           "description": "Who set it: api (this API, the operator's own messages) or sms (a person, by text)."}
 _INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 in UTC, with a Z."}
 _E164 = {"type": "string", "pattern": scheduled.E164.pattern,
          "description": "The recipient in E.164 format (+ and country code), e.g. +12125550147."}
 _MESSAGE = {"type": "string", "minLength": 1, "maxLength": scheduled.MAX_MESSAGE_LENGTH,
-            "description": f"The text to send as written, at most {scheduled.MAX_MESSAGE_LENGTH} characters."}
+            "description": f"The text to send, at most {scheduled.MAX_MESSAGE_LENGTH} characters. As in an SMS "
+                           "command, control characters (newlines too) become a space, invisible ones are "
+                           "dropped and the ends are trimmed; the rest is sent as written."}
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "Retrying with the same key returns the job the first request created (status 201, "
@@ -51,7 +55,9 @@ _COMMON_ERRORS = {
     "401": _error("Missing or wrong bearer token."),
     "429": {**_error("Too many requests from this client (RATE_LIMIT_API, and fewer for unknown ids)."),
             "headers": {"Retry-After": _header("Seconds to wait before trying again.")}},
-    "503": _error("The API is off: API_TOKEN is not set."),
+    "503": {**_error("Code api_disabled: the API is off because API_TOKEN is not set (no Retry-After: waiting "
+                     "does not help). Code database_unavailable: the database does not answer just now."),
+            "headers": {"Retry-After": _header("Seconds to wait; sent with database_unavailable only.")}},
 }
 _CREATE_ERRORS = {
     "400": _error("Invalid input: not JSON, wrong content type, a missing, empty or mistyped field, an "
@@ -60,6 +66,14 @@ _CREATE_ERRORS = {
     "413": _error("The body is larger than MAX_BODY_BYTES."),
     "422": _error("The Idempotency-Key was already used for a different request."),
     **_COMMON_ERRORS,
+    # Consent and the API's own limits.
+    "409": _error("Code recipient_opted_out: the recipient opted out (texted STOP or the like), so nothing is "
+                  "scheduled for it until it texts START. error.field names the number's field."),
+    "429": {**_error("Too many requests from this client (code too_many_requests, RATE_LIMIT_API), or one of the "
+                     "API's own limits over all its messages is reached (code api_limit_reached, the setting in "
+                     "limit): API_MAX_PENDING pending, API_MAX_NEW_PER_HOUR new an hour, "
+                     "API_MAX_RECIPIENTS_PER_DAY distinct numbers a day."),
+            "headers": {"Retry-After": _header("Seconds until the limit clears, where that is known.")}},
 }
 
 
@@ -191,9 +205,9 @@ def _schemas() -> dict[str, Any]:
         },
         "Summary": {
             "type": "object",
-            "required": ["id", "to", "status", "scheduled_for", "created_at"],
+            "required": ["id", "to", "status", "scheduled_for", "created_at", "source"],
             "properties": {"id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS,
-                           "scheduled_for": _INSTANT, "created_at": _INSTANT},
+                           "scheduled_for": _INSTANT, "created_at": _INSTANT, "source": _SOURCE},
         },
         "Record": {
             "type": "object",
@@ -201,7 +215,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string"}, "to": {"type": "string"}, "message": {"type": "string"},
                 "scheduled_for": _INSTANT, "status": _STATUS, "created_at": _INSTANT,
-                "source": {"type": "string", "description": "Where it was set: api or sms."},
+                "source": _SOURCE,
                 "recurrence": {"type": "string", "description": "RFC 5545 RRULE of a repeating SMS reminder."},
                 "sent_at": _INSTANT,
                 "provider_message_id": {"type": "string"},

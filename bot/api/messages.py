@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from bot.ids import is_valid_id
 from bot.storage import lifecycle
 from bot.storage.models import Kind, Reminder, Source, Status
 from bot.phones import normalize_number
+from bot.settings import Settings
 from bot.timeutil import as_utc
 
 MAX_MESSAGE_LENGTH = MAX_TEXT_LENGTH  # characters, Telnyx's limit for one multi-part SMS
@@ -118,6 +120,83 @@ class Created:
     replayed: bool
 
 
+# --- consent and the API's own limits ----------------------------------------------------
+
+class RecipientOptedOut(Exception):
+    """The recipient opted out (texted STOP or the like): nothing is scheduled for them until they text START."""
+
+    def __init__(self, recipient: str) -> None:
+        super().__init__(recipient)
+        self.recipient = recipient
+
+
+class ApiLimitReached(Exception):
+    """One of the API's own limits is reached; ``retry_after`` (seconds) is when it clears, if known."""
+
+    def __init__(self, setting: str, message: str, retry_after: int | None) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """The API is an owner like any sender: its messages, all together, count against these."""
+
+    max_new_per_hour: int
+    max_pending: int
+    max_recipients_per_day: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "ApiLimits":
+        return cls(settings.api_max_new_per_hour, settings.api_max_pending, settings.api_max_recipients_per_day)
+
+
+def check_recipient(session: Session, recipient: str) -> None:
+    """Refuse a message for a number that opted out, when it is scheduled rather than when it falls due."""
+    contact = queries.contact_state(session, recipient)
+    if contact is not None and contact.opted_out_at is not None:
+        raise RecipientOptedOut(recipient)
+
+
+def check_limits(session: Session, limits: ApiLimits, recipient: str, now: datetime) -> None:
+    """Raise ApiLimitReached when one more API message to ``recipient`` would break a limit.
+
+    Every count reads an index only, and the pending and hourly ones stop at their limit.
+    """
+    pending = queries.count_api_pending(session, limits.max_pending)
+    if pending >= limits.max_pending:
+        raise ApiLimitReached(
+            "API_MAX_PENDING", f"The API already has {limits.max_pending} messages waiting to be sent, the most "
+            "API_MAX_PENDING allows; try again once some have gone out.",
+            _seconds_until(queries.soonest_api_due(session), now))
+    hour_ago = now - timedelta(hours=1)
+    if queries.count_api_created_since(session, hour_ago, limits.max_new_per_hour) >= limits.max_new_per_hour:
+        # A slot frees up an hour after the oldest of the last hour's messages.
+        oldest = queries.oldest_api_created_since(session, hour_ago)
+        retry_after = _seconds_until(oldest + timedelta(hours=1) if oldest else None, now)
+        raise ApiLimitReached(
+            "API_MAX_NEW_PER_HOUR", f"The API may schedule at most {limits.max_new_per_hour} messages an hour "
+            f"(API_MAX_NEW_PER_HOUR); try again in {retry_after or 60} seconds.", retry_after)
+    day_ago = now - timedelta(days=1)
+    if (not queries.api_messaged_since(session, recipient, day_ago)
+            and queries.count_api_recipients_since(session, day_ago) >= limits.max_recipients_per_day):
+        # A number leaves the day's count a day after its latest message; the earliest of those frees a slot.
+        last = queries.oldest_api_recipient_since(session, day_ago)
+        retry_after = _seconds_until(last + timedelta(days=1) if last else None, now)
+        raise ApiLimitReached(
+            "API_MAX_RECIPIENTS_PER_DAY", f"The API may message at most {limits.max_recipients_per_day} different "
+            f"numbers a day (API_MAX_RECIPIENTS_PER_DAY) and this would be a new one; numbers it messaged "
+            f"today are fine. Try again in {retry_after or 60} seconds.", retry_after)
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
+    if moment is None:
+        return None
+    return max(1, math.ceil((as_utc(moment) - now).total_seconds()))
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of a listing, newest first, and the cursor of the next one (None at the end)."""
@@ -136,15 +215,20 @@ def read_recipient(value: str, field: str) -> str:
 
 
 def read_text(value: str, field: str) -> str:
-    """Check a message body: not blank, storable, at most 1,600 characters."""
-    if not value.strip():
-        raise InvalidRequest("empty_field", f"{field} must not be empty.", field)
-    if len(value) > MAX_MESSAGE_LENGTH:
+    """Check a message body (at most 1,600 characters) and clean it as an SMS command's text is cleaned.
+
+    One policy on every path: control characters (NUL and newlines too) become a space, invisible
+    ones go, the ends are trimmed (``clean_text``); what is left must not be blank.
+    """
+    if len(value) > MAX_MESSAGE_LENGTH:  # counted as sent, as the OpenAPI maxLength counts it
         raise InvalidRequest("message_too_long",
                              f"{field} is {len(value)} characters; the most is {MAX_MESSAGE_LENGTH}.", field)
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL
-        raise InvalidRequest("invalid_text", f"{field} must not contain NUL characters.", field)
-    return value
+    from bot.language.parser import clean_text  # the SMS path's own cleaning (imported late, as parse is)
+
+    text = clean_text(value)
+    if not text:
+        raise InvalidRequest("empty_field", f"{field} must not be empty (control characters do not count).", field)
+    return text
 
 
 def read_send_at(value: str, field: str = "send_at") -> datetime:
@@ -220,11 +304,12 @@ def check_send_time(send_at: datetime, now: datetime, field: str) -> None:
 
 
 def schedule_message(session_factory: SessionFactory, request: NewMessage, now: datetime,
-                     idempotency_key: str | None = None) -> Created:
+                     idempotency_key: str | None = None, limits: ApiLimits | None = None) -> Created:
     """Queue a message, or return the job an earlier request with the same key created.
 
     ``idempotency_key`` is stored as given (the caller scopes it per endpoint); the
-    unique column makes concurrent requests with one key create one job.
+    unique column makes concurrent requests with one key create one job. Raises
+    RecipientOptedOut for a number that opted out, and ApiLimitReached over ``limits``.
     """
     if idempotency_key is not None:
         with session_factory() as session:
@@ -236,6 +321,9 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
     zone = request.timing.zone if isinstance(request.timing, When) else "UTC"
     try:
         with session_factory() as session, session.begin():
+            check_recipient(session, request.recipient)
+            if limits is not None:
+                check_limits(session, limits, request.recipient, now)
             reminder = lifecycle.schedule(
                 session, recipient=request.recipient, text=request.text, send_at=send_at, now=now,
                 owner=None, zone=zone, kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from bot.storage import queries
 from bot.language import wording
 from bot.language.commands import (Cancel, Command, Error, Help, ListReminders, Remind, SetTimezone, Snooze, Start,
-                          Stop)
+                          Stop, Yes)
 from bot.storage import lifecycle
-from bot.storage.models import Kind, Source, Status
+from bot.storage.models import ConsentState, Kind, Source, Status
 from bot.settings import Settings
 
 SNOOZE_WINDOW = timedelta(hours=24)
@@ -42,7 +42,7 @@ class HandlerContext:
 
 
 def handle_remind(command: Remind, ctx: HandlerContext) -> str:
-    refusal = _limit_refusal(command, ctx)
+    refusal = _opted_out_refusal(command, ctx) or _limit_refusal(command, ctx)
     if refusal:
         return refusal
     reminder = lifecycle.schedule(
@@ -53,7 +53,7 @@ def handle_remind(command: Remind, ctx: HandlerContext) -> str:
     ctx.created.append(reminder.id)
     # Confirm in the sender's own zone even when the phrase named another ("3pm PST").
     return wording.confirmation(reminder.id, command.text, command.to, ctx.sender, command.send_at,
-                                ctx.zone, command.recurrence, command.anchor)
+                                ctx.zone, command.recurrence, command.anchor) + _ask_consent(command.to, ctx)
 
 
 def _zone_of(moment: datetime, fallback: str) -> str:
@@ -114,6 +114,10 @@ def handle_timezone(command: SetTimezone, ctx: HandlerContext) -> str:
 
 def handle_stop(command: Stop, ctx: HandlerContext) -> str:
     queries.update_contact(ctx.session, ctx.sender, opted_out_at=ctx.now)
+    # Consent is known at once, not months later: every YES or request for this number is refused,
+    # and whoever has reminders scheduled for it hears so now, once each.
+    queries.refuse_consents(ctx.session, ctx.sender, ctx.now)
+    lifecycle.tell_owners_of_opt_out(ctx.session, ctx.sender, ctx.now)
     return wording.opted_out()
 
 
@@ -140,6 +144,45 @@ def handle_snooze(command: Snooze, ctx: HandlerContext) -> str:
     return wording.snoozed(reminder_id, command.send_at, ctx.zone)
 
 
+# --- consent: opt-outs known at set time, the recipient's YES ----------------------------
+
+def _opted_out_refusal(command: Remind, ctx: HandlerContext) -> str | None:
+    """Refuse, when it is set, a reminder for someone who opted out (not months later when it is due)."""
+    if command.to == ctx.sender or not ctx.settings.allow_third_party:
+        return None  # a sender who opted out is not heard at all; the third-party refusal comes next
+    recipient = queries.contact_state(ctx.session, command.to)
+    if recipient is not None and recipient.opted_out_at is not None:
+        return wording.recipient_opted_out(command.to)
+    return None
+
+
+def _ask_consent(recipient: str, ctx: HandlerContext) -> str:
+    """Under THIRD_PARTY_CONSENT=ask, ask the recipient (once per sender) and return what the sender is told."""
+    if recipient == ctx.sender or not ctx.settings.asks_recipient_consent:
+        return ""
+    state = queries.consent_state(ctx.session, ctx.sender, recipient)
+    if state == ConsentState.GRANTED:
+        return ""
+    if state != ConsentState.REQUESTED and queries.request_consent(ctx.session, ctx.sender, recipient, ctx.now):
+        lifecycle.schedule(ctx.session, recipient=recipient, text=wording.consent_request(ctx.sender,
+                                                                                          ctx.settings.brand_name),
+                           send_at=ctx.now, now=ctx.now, kind=Kind.NOTICE, source=Source.BOT)
+        return wording.consent_pending(recipient, newly_asked=True)
+    return wording.consent_pending(recipient, newly_asked=False)  # asked before (or just now, by another message)
+
+
+def handle_yes(command: Yes, ctx: HandlerContext) -> str:
+    # One YES answers every request standing for this number, whoever sent it: the request named
+    # the sender, and a recipient asked by two people would not know which one a YES is for.
+    senders = queries.grant_consents(ctx.session, ctx.sender, ctx.now)
+    if not senders:
+        return wording.nothing_to_agree_to()
+    for sender in senders:
+        lifecycle.schedule(ctx.session, recipient=sender, text=wording.consent_given_notice(ctx.sender),
+                           send_at=ctx.now, now=ctx.now, kind=Kind.NOTICE, source=Source.BOT)
+    return wording.consent_given(senders)
+
+
 def handle_error(command: Error, ctx: HandlerContext) -> str:
     return command.error
 
@@ -153,6 +196,7 @@ HANDLERS: dict[type, Callable[..., str]] = {
     SetTimezone: handle_timezone,
     Stop: handle_stop,
     Start: handle_start,
+    Yes: handle_yes,
     Snooze: handle_snooze,
     Error: handle_error,
 }

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.storage import queries
 from bot.language import wording
-from bot.language.commands import Command, Error, Start, Stop, command_name
+from bot.language.commands import Command, Error, Start, Stop, Yes, command_name
 from bot.storage.db import SessionFactory
 from bot.conversation.handlers import HandlerContext, dispatch
 from bot.storage import lifecycle
@@ -80,9 +80,10 @@ def _answer(session: Session, message: InboundSms, command: Command, known: quer
 
     if contact.opted_out_at is not None and not isinstance(command, Start):
         return InboundOutcome("ignored", command=name, reason="sender opted out")
-    # Opt-out keywords work from any number, allowed or not: carriers require it.
+    # Opt-out keywords work from any number, allowed or not: carriers require it. So does YES: a
+    # recipient of someone's reminders answers a consent request without being a user.
     if (settings.allowed_senders and message.sender not in settings.allowed_senders
-            and not isinstance(command, (Stop, Start))):
+            and not isinstance(command, (Stop, Start, Yes))):
         return _refuse_outsider(session, contact, message.sender, now, name)
 
     context = HandlerContext(session, message.sender, contact, zone, now, settings)

@@ -30,7 +30,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.storage import lifecycle
@@ -38,7 +38,7 @@ from bot.language import wording
 from bot.storage.db import SessionFactory
 from bot.metrics import Metrics
 from bot.storage.lifecycle import Claim
-from bot.storage.models import Contact, DeliveryState, Kind, Reminder, Source, Status
+from bot.storage.models import Consent, ConsentState, Contact, DeliveryState, Kind, Reminder, Source, Status
 from bot.phones import mask_number
 from bot.delivery.ratelimit import TokenBucket
 from bot.settings import Settings
@@ -51,6 +51,9 @@ _MAX_CLAIMS_PER_TICK = 100  # bounds one tick; the next tick carries on
 _RECORD_ATTEMPTS = 4  # about 1.4 s of database trouble (a failover, a restart) is ridden out
 _CONTACT_STATE = (select(Contact.__table__.c.opted_out_at, Contact.__table__.c.introduced_at)
                   .where(Contact.__table__.c.number == bindparam("contact_number")))
+_CONSENT_STATE = select(Consent.__table__.c.state).where(
+    Consent.__table__.c.sender == bindparam("consent_sender"),
+    Consent.__table__.c.recipient == bindparam("consent_recipient"))
 
 
 def claim_due(session_factory: SessionFactory, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
@@ -191,9 +194,9 @@ class Dispatcher:
         if held is None:
             log.warning("reminder %s changed while it waited to be sent", claim.id)
             return
-        text, opted_out = held
-        if opted_out:
-            self._fail(claim, "opted_out")
+        text, refusal = held
+        if refusal is not None:
+            self._fail(claim, refusal)
             return
         try:
             result = self.transport.send(
@@ -211,32 +214,47 @@ class Dispatcher:
             return
         self._record_sent(claim, result.provider_message_id, DeliveryState.QUEUED)
 
-    def _hold(self, claim: Claim) -> tuple[str, bool] | None:
-        """Renew the claim's lease right before its send; return the body to send and whether the recipient opted out.
+    def _hold(self, claim: Claim) -> tuple[str, str | None] | None:
+        """Renew the claim's lease right before its send; return the body to send, or why it must not go.
 
-        None when the claim was lost meanwhile (taken over after its lease ran out). The body of
-        an occurrence is composed once, on its first attempt, and stored: every retry, and any
-        instance that takes the claim over, sends the same bytes under the same Idempotency-Key.
+        The reason is ``opted_out`` or ``awaiting_consent`` (see ``_refusal``), else None. None
+        instead of a pair when the claim was lost meanwhile (taken over after its lease ran out).
+        The body of an occurrence is composed once, on its first attempt, and stored: every retry,
+        and any instance that takes the claim over, sends the same bytes under the same Idempotency-Key.
         """
         with self.session_factory() as session, session.begin():
-            held = lifecycle.renew(session, claim, self.clock() + self.lease)
+            connection = session.connection()
+            contact = connection.execute(_CONTACT_STATE, {"contact_number": claim.recipient}).first()
+            refusal = self._refusal(connection, contact, claim)
+            body = None if refusal else self._compose(contact, claim)  # kept only if none is stored yet
+            held = lifecycle.renew(session, claim, self.clock() + self.lease, body)
             if held is None:
                 return None
-            contact = session.connection().execute(_CONTACT_STATE, {"contact_number": claim.recipient}).first()
-            opted_out = contact is not None and contact.opted_out_at is not None and claim.source != Source.OPTOUT
-            text = held.outbound_text
-            if text is None and not opted_out:
-                text = lifecycle.keep_body(session, claim, self._compose(contact, claim))
-                if text is None:
-                    return None
-            return text or "", opted_out
+            return held.outbound_text or "", refusal
+
+    def _refusal(self, connection: Connection, contact: Row | None, claim: Claim) -> str | None:
+        """Say why this message must not go out: the recipient opted out, or has not said YES to its sender."""
+        if contact is not None and contact.opted_out_at is not None and claim.source != Source.OPTOUT:
+            return "opted_out"
+        third_party_sms = (claim.kind == Kind.REMINDER and claim.source == Source.SMS and claim.owner is not None
+                           and claim.owner != claim.recipient)
+        if not third_party_sms or not self.settings.asks_recipient_consent:
+            return None
+        # One primary-key read, for SMS reminders to someone else only. Under ask, setting one always
+        # writes its pair's row (bot.conversation.handlers); no row means it was set before consent was
+        # asked for (an older version, or THIRD_PARTY_CONSENT=notice) and goes out as promised then.
+        state = connection.execute(_CONSENT_STATE, {"consent_sender": claim.owner,
+                                                    "consent_recipient": claim.recipient}).scalar()
+        if state == ConsentState.REQUESTED:
+            return "awaiting_consent"
+        return "opted_out" if state == ConsentState.REFUSED else None
 
     def _compose(self, contact: Row | None, claim: Claim) -> str:
         if claim.kind != Kind.REMINDER:
             return claim.text
         first_contact = (contact is None or contact.introduced_at is None) and claim.owner != claim.recipient
         if claim.source == Source.API:
-            return wording.api_prefix(first_contact) + claim.text
+            return wording.api_prefix(first_contact, self.settings.brand_name) + claim.text
         late = (self.clock() - claim.send_at).total_seconds() > self.settings.late_note_after_seconds
         prefix = wording.reminder_prefix(claim.owner, claim.recipient, claim.send_at if late else None,
                                          claim.zone, first_contact)

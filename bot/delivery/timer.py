@@ -5,6 +5,9 @@ instances are found), and after every tick the job is pulled forward to the
 soonest due row, so a reminder goes out within milliseconds of its time.
 ``wake()`` runs a tick at once (a reply was just queued). APScheduler's
 ``misfire_grace_time`` would drop a late run, so it is off: late work is done.
+After every run the timer tells its owner how it went (``on_tick``): a database
+that is down fails every tick, and the owner decides what to log (once per
+outage, not a traceback a tick).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,9 +31,12 @@ _MAX_ROUNDS = 100  # bounds one run; the interval job picks up anything left
 class DispatchTimer:
     """Run ``dispatcher.tick`` on time, in a background thread."""
 
-    def __init__(self, dispatcher: Dispatcher, interval_seconds: float) -> None:
+    def __init__(self, dispatcher: Dispatcher, interval_seconds: float,
+                 on_tick: Callable[[Exception | None], None]) -> None:
+        """Tick every ``interval_seconds``; ``on_tick`` hears None after a tick that ran, or what failed it."""
         self.dispatcher = dispatcher
         self.interval = interval_seconds
+        self.on_tick = on_tick
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -78,10 +85,11 @@ class DispatchTimer:
                 try:
                     self.dispatcher.tick()
                     soonest = next_due_at(self.dispatcher.session_factory)
-                except Exception:
-                    log.exception("dispatch tick failed; retrying on the next tick")
+                except Exception as exc:  # noqa: BLE001 - the owner logs it; the next tick tries again
                     self._wake_requested.clear()  # the next tick is the interval's, not an immediate retry
+                    self._report(exc)
                     return
+                self._report(None)
                 if self.dispatcher.stopping.is_set():
                     return
                 if soonest is not None and soonest <= datetime.now(timezone.utc):
@@ -97,6 +105,12 @@ class DispatchTimer:
                 self._busy = True
         finally:
             self._busy = False
+
+    def _report(self, error: Exception | None) -> None:
+        try:
+            self.on_tick(error)
+        except Exception:  # a failing report must not stop the clock
+            log.exception("reporting a dispatch tick failed")
 
     def _run_at(self, moment: datetime) -> None:
         job = self.scheduler.get_job(_JOB_ID)

@@ -62,6 +62,11 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Yes:
+    """Agree to the reminders someone asked to send (the reply to a consent request)."""
+
+
+@dataclass(frozen=True)
 class Snooze:
     """Send the reminder that just arrived again at ``send_at``."""
 
@@ -76,7 +81,7 @@ class Error:
     internal: bool = False  # the parser failed (a bug), not the message: logged and counted, not in JSON
 
 
-Command = Union[Remind, ListReminders, Cancel, Help, SetTimezone, Stop, Start, Snooze, Error]
+Command = Union[Remind, ListReminders, Cancel, Help, SetTimezone, Stop, Start, Yes, Snooze, Error]
 
 _NAMES = {
     Remind: "remind",
@@ -86,6 +91,7 @@ _NAMES = {
     SetTimezone: "timezone",
     Stop: "stop",
     Start: "start",
+    Yes: "yes",
     Snooze: "snooze",
     Error: "error",
 }

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.language.commands import (MAX_TEXT_LENGTH, Cancel, Command, Error, Help, ListReminders, Remind,
-                          SetTimezone, Snooze, Start, Stop)
+                          SetTimezone, Snooze, Start, Stop, Yes)
 from bot.phones import normalize_number
 from bot.language.repeats import is_recurring, read_schedule
 from bot.language.when import (Reading, TimeProblem, add_elapsed, ceil_second, find_zone, parse_duration,
@@ -25,9 +25,78 @@ MAX_INBOUND_LENGTH = 2000
 SNOOZE_DEFAULT = timedelta(minutes=10)
 EXAMPLE = '"remind me tomorrow 9am: call mom"'
 
-# Carrier opt-out and opt-in keywords (CTIA): the whole message, any case.
-STOP_WORDS = frozenset({"stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit"})
+# --- Opt-out and consent words ------------------------------------------------------------------
+# Carrier opt-out keywords (CTIA), plus the words the FCC's 2024 TCPA consent-revocation order
+# names ("revoke", "opt out"): the whole message, any case, punctuation ignored.
+STOP_WORDS = frozenset({"stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "revoke",
+                        "opt out", "optout", "opt-out"})
 START_WORDS = frozenset({"start", "unstop"})
+# The reply to a consent request ("+1 212-555-0147 wants to send you reminders... Reply YES").
+YES_WORDS = frozenset({"yes", "y", "yes please", "yep", "yeah", "agree", "i agree", "accept", "i accept"})
+
+# The same order treats any reasonable way of saying "stop texting me" as a revocation. These
+# patterns read short messages that are only such a request, matched against the whole message,
+# so "remind me to stop at the store" or "stop at the bank at 5" never opt anyone out.
+_MAX_OPT_OUT_WORDS = 12
+_PLEASE = r"(?:please|pls|plz|kindly)"
+_ME = r"(?:me|us|this number|my number|my phone)"
+_MESSAGES = (r"(?:(?:these|those|this|your|ur|the|any|all|all the|all these|all your|any more|anymore|more)\s+)?"
+             r"(?:messages|message|msgs|texts|text messages|text|txts|sms|reminders|notifications|alerts|spam)")
+_REACHING = r"(?:texting|txting|messaging|msging|sending|contacting|spamming|bothering|smsing)"
+_LIST = r"(?:this|your|ur|the|that|the mailing|your mailing)\s+(?:list|service|number|database|contacts|thing)"
+_OPT_OUT_REQUESTS = (
+    rf"(?:stop|quit|cease)\s+{_REACHING}(?:\s+{_ME})?(?:\s+{_MESSAGES})?",  # stop texting me, stop sending me messages
+    rf"stop\s+(?:it|{_MESSAGES})",  # stop it, stop these texts
+    rf"(?:dont|do not|never)\s+(?:text|txt|message|msg|contact|sms|send)\s+{_ME}(?:\s+{_MESSAGES})?",  # don't text me
+    rf"(?:unsubscribe|remove)\s+{_ME}(?:\s+(?:off|from)\s+{_LIST})?",  # unsubscribe me, remove me from this list
+    rf"(?:take|delete)\s+{_ME}\s+(?:off|from)\s+{_LIST}",  # take me off your list
+    rf"opt\s+{_ME}\s+out",  # opt me out
+    (r"(?:i\s+(?:want|wish|would like|need|wanna)\s+to\s+)?"  # i want to opt out (of this list)
+     r"(?:opt out|optout|opt-out|unsubscribe|revoke(?:\s+(?:my\s+)?consent)?)"
+     r"(?:\s+(?:from|of)\s+(?:this|these|your|ur|the|all)(?:\s+\w+)?)?"),
+    rf"i\s+(?:dont|do not|no longer)\s+want\s+{_MESSAGES}",  # i don't want these texts
+    rf"no\s+more\s+{_MESSAGES}",  # no more texts
+    r"leave\s+me\s+alone",
+    r"(?:stop|quit|unsubscribe)",  # please stop, stop please, stop now
+    r"cancel\s+(?:my\s+)?subscription",
+)
+_OPT_OUT_SENTENCE = re.compile(
+    rf"(?:{_PLEASE}\s+)?(?:{'|'.join(_OPT_OUT_REQUESTS)})"
+    rf"(?:\s+(?:anymore|any more|again|ever again|from now on|now|at all))?(?:\s+{_PLEASE})?"
+    r"(?:\s+(?:thanks|thank you|thx|ty))?")
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`]")
+_NOT_A_WORD = re.compile(r"[^\w\s-]+|(?<!\w)-|-(?!\w)|_")
+
+
+_MAX_SHORT_MESSAGE = 120  # characters: longer messages are neither an opt-out request nor a YES
+
+
+def plain_words(text: str) -> str:
+    """Lowercase ``text``, drop apostrophes ("don't" is "dont") and punctuation, collapse spaces."""
+    return _plain(clean_text(text))
+
+
+def _plain(cleaned: str) -> str:
+    return " ".join(_NOT_A_WORD.sub(" ", _APOSTROPHES.sub("", cleaned.lower())).split())
+
+
+def is_opt_out(text: str) -> bool:
+    """Say whether a whole message asks to stop all messages: a carrier keyword or a short plain request."""
+    return _is_opt_out_plain(plain_words(text))
+
+
+def _is_opt_out_plain(plain: str) -> bool:
+    if not plain:
+        return False
+    if plain in STOP_WORDS:
+        return True
+    return len(plain.split()) <= _MAX_OPT_OUT_WORDS and _OPT_OUT_SENTENCE.fullmatch(plain) is not None
+
+
+def is_yes(text: str) -> bool:
+    """Say whether a whole message is a YES (to a consent request)."""
+    return plain_words(text) in YES_WORDS
+
 HELP_WORDS = frozenset({"help", "?", "info", "commands"})
 LIST_WORDS = frozenset({"list", "ls", "reminders", "list reminders", "my reminders"})
 
@@ -72,10 +141,13 @@ def read_command(text: str, now: datetime, zone: str, sender: str) -> Command:
                      f"Keep commands under {MAX_INBOUND_LENGTH} characters.")
     cleaned = clean_text(text)
     key = " ".join(cleaned.lower().split()).rstrip(".!")
-    if key in STOP_WORDS:
+    plain = _plain(cleaned) if len(cleaned) <= _MAX_SHORT_MESSAGE else ""  # only short messages opt out or agree
+    if key in STOP_WORDS or _is_opt_out_plain(plain):
         return Stop()
     if key in START_WORDS:
         return Start()
+    if plain in YES_WORDS:
+        return Yes()
     if key in HELP_WORDS:
         return Help()
     if key in LIST_WORDS:

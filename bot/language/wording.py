@@ -98,6 +98,8 @@ class Delivery(NamedTuple):
 
 def _fate(item: Delivery) -> str:
     if item.status == "failed":
+        if item.error == "awaiting_consent":
+            return "not sent (no YES from them yet)"
         return "not delivered (the recipient opted out)" if item.error == "opted_out" else "not delivered"
     if item.delivery_status == "accepted_earlier":  # an earlier attempt's answer was lost; it went out
         return "sent"
@@ -161,12 +163,21 @@ def reminder_prefix(owner: str | None, recipient: str, late_since: datetime | No
     return prefix + ": "
 
 
-def api_prefix(introduce: bool) -> str:
-    """Messages scheduled over the API go out as written, but a new recipient learns how to stop them."""
-    return "(Automated message; text STOP to opt out) " if introduce else ""
+def api_prefix(introduce: bool, brand: str | None = None) -> str:
+    """Label a message scheduled over the API: who sends it (BRAND_NAME) and, the first time, how to stop them.
+
+    The text itself goes out as written.
+    """
+    if introduce:
+        return f"({brand}: automated message. Reply STOP to opt out.) " if brand else \
+            "(Automated message. Reply STOP to opt out.) "
+    return f"{brand}: " if brand else ""
 
 
 def delivery_failed(reminder_id: str, recipient: str, reason: str) -> str:
+    if reason == "awaiting_consent":
+        number = format_number(recipient)
+        return f"Sorry, your reminder #{reminder_id} to {number} was not sent: {number} has not replied YES yet."
     readable = "the recipient has opted out" if reason == "opted_out" else reason
     return (f"Sorry, your reminder #{reminder_id} to {format_number(recipient)} could not be delivered "
             f"({readable}).")
@@ -182,3 +193,50 @@ def third_party_disabled() -> str:
 
 def not_allowed() -> str:
     return "Sorry, this reminder service is private and isn't available to your number."
+
+
+# --- Consent: opt-outs known at set time, the recipient's YES --------------------------
+
+def recipient_opted_out(recipient: str) -> str:
+    """Refuse a reminder for a number that opted out."""
+    return (f"Sorry, {format_number(recipient)} has opted out of messages from this number, "
+            "so I can't send them reminders.")
+
+
+def consent_request(sender: str, brand: str | None) -> str:
+    """Ask a recipient to agree to a sender's reminders; never quotes a reminder's text."""
+    who = f"{brand}: " if brand else ""
+    return (f"{who}{format_number(sender)} wants to send you reminders by text from this number. "
+            "Reply YES to agree or STOP to opt out.")
+
+
+def consent_pending(recipient: str, newly_asked: bool) -> str:
+    """Tell the sender, after the confirmation, that nothing reaches the recipient before their YES."""
+    who = format_number(recipient)
+    if newly_asked:
+        return f" {who} will be asked first: it is sent only if they reply YES by then."
+    return f" {who} was asked to reply YES: it is sent only if they do by then."
+
+
+def consent_given(senders: Sequence[str]) -> str:
+    """Thank a recipient for their YES, naming everyone it applies to."""
+    names = [format_number(sender) for sender in senders[:3]]
+    more = f" and {len(senders) - 3} more" if len(senders) > 3 else ""
+    return (f"Thanks! Reminders from {', '.join(names)}{more} will reach you now. "
+            "Text STOP at any time to opt out.")
+
+
+def nothing_to_agree_to() -> str:
+    return "Thanks, but nobody is waiting for your YES right now. Text HELP for how to use this number."
+
+
+def consent_given_notice(recipient: str) -> str:
+    """Tell a sender that the recipient replied YES."""
+    return f"{format_number(recipient)} replied YES: your reminders to them will be sent."
+
+
+def recipient_opted_out_notice(recipient: str, pending: int) -> str:
+    """Tell a sender, once, that a recipient of their pending reminders opted out."""
+    reminders = "pending reminder" if pending == 1 else f"{pending} pending reminders"
+    return (f"{format_number(recipient)} has opted out of messages from this number, so your "
+            f"{reminders} to them will not be sent.")

@@ -179,8 +179,11 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
                 cursor.connection.take_writer_lock()
 
         return engine
+    # A database host that drops packets would otherwise hang a request for the kernel's TCP timeout
+    # (minutes) instead of answering 503 at once.
+    connect_args = {"connect_timeout": 5} if database_url.startswith("postgresql") else {}
     return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size,
-                         max_overflow=max_overflow)
+                         max_overflow=max_overflow, connect_args=connect_args)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

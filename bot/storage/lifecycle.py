@@ -17,6 +17,7 @@ The functions take the open session and its transaction belongs to the caller; n
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -144,11 +145,12 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
 # quarter of the dispatcher's CPU per send (profiled).
 _HELD = and_(_C.id == bindparam("claim_id"), _C.claim_token == bindparam("held_token"),
              _C.status == Status.SENDING)
-_RENEW = (update(_T).where(_HELD).values(lease_until=bindparam("new_lease_until"))
+# The body is written with the renewal when none is stored yet (COALESCE keeps the first one), so
+# composing it costs no extra round trip per send.
+_RENEW = (update(_T).where(_HELD)
+          .values(lease_until=bindparam("new_lease_until"),
+                  outbound_text=func.coalesce(_C.outbound_text, bindparam("new_outbound_text")))
           .returning(_C.outbound_text))
-_KEEP_BODY = (update(_T).where(_HELD, _C.outbound_text.is_(None))
-              .values(outbound_text=bindparam("new_outbound_text")))
-_READ_BODY = select(_C.outbound_text).where(_HELD)
 
 
 def _held(claim: Claim) -> dict[str, object]:
@@ -157,26 +159,20 @@ def _held(claim: Claim) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Held:
-    """A claim whose lease was just renewed, and the body its occurrence was first sent with."""
+    """A claim whose lease was just renewed, and the body its occurrence is sent with."""
 
     outbound_text: str | None
 
 
-def renew(session: Session, claim: Claim, lease_until: datetime) -> Held | None:
-    """Extend the claim's lease; None when the claim was lost (taken over after its lease ran out)."""
-    row = session.connection().execute(_RENEW, {**_held(claim), "new_lease_until": lease_until}).first()
-    return None if row is None else Held(row.outbound_text)
+def renew(session: Session, claim: Claim, lease_until: datetime, body: str | None = None) -> Held | None:
+    """Extend the claim's lease and keep ``body`` as the occurrence's body unless one is stored already.
 
-
-def keep_body(session: Session, claim: Claim, text: str) -> str | None:
-    """Store the body of the claim's occurrence unless one is stored already; return the stored one.
-
-    None when the claim was lost. Every later attempt of this occurrence sends the returned text.
+    Returns the stored body (the first attempt's, or ``body``), which every attempt of this
+    occurrence sends; None when the claim was lost (taken over after its lease ran out).
     """
-    connection = session.connection()
-    if connection.execute(_KEEP_BODY, {**_held(claim), "new_outbound_text": text}).rowcount == 1:
-        return text
-    return connection.execute(_READ_BODY, _held(claim)).scalar()  # stored before, or the claim was lost
+    row = session.connection().execute(_RENEW, {**_held(claim), "new_lease_until": lease_until,
+                                                 "new_outbound_text": body}).first()
+    return None if row is None else Held(row.outbound_text)
 
 
 def release(session: Session, claims: list[Claim]) -> None:
@@ -368,3 +364,23 @@ def record_delivery(session: Session, provider_message_id: str, report: str, now
     if failed:
         notify_owner_once(session, updated.id, f"delivery {report}", now)
     return True
+
+
+# --- opt-outs: the owners are told at once ----------------------------------------------
+
+def tell_owners_of_opt_out(session: Session, recipient: str, now: datetime) -> list[str]:
+    """Tell each owner of reminders scheduled for ``recipient`` (who just opted out) once; return them.
+
+    One notice per owner, however many reminders they have for that number. The reminders stay
+    scheduled: at their time the dispatcher fails them as ``opted_out`` (unless the recipient opted
+    back in), and ``owner_notified`` keeps that from telling the owner a second time.
+    """
+    rows = session.connection().execute(
+        update(_T).where(_C.recipient == recipient, _C.kind == Kind.REMINDER, _C.status == Status.SCHEDULED,
+                         _C.owner.is_not(None), _C.owner != recipient)
+        .values(owner_notified=True).returning(_C.owner)).all()
+    pending = Counter(row.owner for row in rows)
+    for owner, count in sorted(pending.items()):
+        schedule(session, recipient=owner, text=wording.recipient_opted_out_notice(recipient, count), send_at=now,
+                 now=now, kind=Kind.NOTICE, source=Source.BOT)
+    return sorted(pending)

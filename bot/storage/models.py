@@ -52,7 +52,7 @@ class Kind(StrEnum):
 
     REMINDER = "reminder"  # set by SMS or the API; listed, cancellable
     REPLY = "reply"  # the answer to an inbound message
-    NOTICE = "notice"  # a message the bot sends on its own (a failure notice)
+    NOTICE = "notice"  # a message the bot sends on its own (a failure notice, a consent request)
 
 
 class Source(StrEnum):
@@ -120,7 +120,13 @@ class Reminder(Base):
     owner_notified: Mapped[bool] = mapped_column(default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 
-    __table_args__ = (Index("ix_reminders_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_reminders_status_due_at", "status", "due_at"),
+        # The API's own limits (bot.api.messages): its pending messages, and those it made lately
+        # and to whom, each read from an index rather than by scanning every row.
+        Index("ix_reminders_source_status", "source", "status"),
+        Index("ix_reminders_source_created_at", "source", "created_at", "recipient"),
+    )
 
 
 class InboundMessage(Base):
@@ -146,3 +152,23 @@ class Contact(Base):
     introduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_reminder_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class ConsentState(StrEnum):
+    """Where a recipient stands on one sender's reminders (double opt-in, THIRD_PARTY_CONSENT=ask)."""
+
+    REQUESTED = "requested"  # the recipient was asked to reply YES and has not yet
+    GRANTED = "granted"  # the recipient replied YES
+    REFUSED = "refused"  # the recipient texted STOP (or another opt-out) since
+
+
+class Consent(Base):
+    """A recipient's answer to one sender's reminders: one row per (sender, recipient) pair."""
+
+    __tablename__ = "consents"
+
+    sender: Mapped[str] = mapped_column(String(32), primary_key=True)  # who sets the reminders (E.164)
+    recipient: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    state: Mapped[str] = mapped_column(String(16), default=ConsentState.REQUESTED)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the latest request sent
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the YES or the STOP, if any

@@ -14,7 +14,8 @@ from sqlalchemy import Insert, Row, Table, and_, bindparam, func, or_, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.storage.models import PENDING, Base, Contact, InboundMessage, Kind, Reminder, Status
+from bot.storage.models import (PENDING, Base, Consent, ConsentState, Contact, InboundMessage, Kind, Reminder, Source,
+                                Status)
 
 _Model = TypeVar("_Model", bound=Base)
 
@@ -174,3 +175,110 @@ def count_commands_since(session: Session, sender: str, command: str, since: dat
             InboundMessage.received_at >= since,
         )
     ) or 0
+
+
+# --- consent (THIRD_PARTY_CONSENT=ask): one row per (sender, recipient) ----------------------------
+
+_K = Consent.__table__.c
+_READ_CONSENT = select(_K.state).where(_K.sender == bindparam("consent_sender"),
+                                       _K.recipient == bindparam("consent_recipient"))
+
+
+def consent_state(session: Session, sender: str, recipient: str) -> ConsentState | None:
+    """Return where ``recipient`` stands on ``sender``'s reminders, or None if never asked."""
+    state = session.connection().execute(
+        _READ_CONSENT, {"consent_sender": sender, "consent_recipient": recipient}).scalar()
+    return ConsentState(state) if state is not None else None
+
+
+def request_consent(session: Session, sender: str, recipient: str, now: datetime) -> bool:
+    """Record that ``recipient`` is asked about ``sender``'s reminders; False when a request or a YES stands.
+
+    True means the caller sends the one request. A refused pair is asked again: the recipient
+    texted START since (an opted-out recipient is refused before this is called).
+    """
+    if insert_ignoring_conflicts(session, Consent, dict(sender=sender, recipient=recipient,
+                                                        state=ConsentState.REQUESTED, requested_at=now,
+                                                        answered_at=None)):
+        return True
+    return session.connection().execute(
+        update(Consent.__table__).where(_K.sender == sender, _K.recipient == recipient,
+                                        _K.state == ConsentState.REFUSED)
+        .values(state=ConsentState.REQUESTED, requested_at=now, answered_at=None)).rowcount == 1
+
+
+def grant_consents(session: Session, recipient: str, now: datetime) -> list[str]:
+    """Record a YES from ``recipient`` to every request standing for it; return the senders, sorted."""
+    rows = session.connection().execute(
+        update(Consent.__table__).where(_K.recipient == recipient, _K.state == ConsentState.REQUESTED)
+        .values(state=ConsentState.GRANTED, answered_at=now).returning(_K.sender)).all()
+    return sorted(row.sender for row in rows)
+
+
+def refuse_consents(session: Session, recipient: str, now: datetime) -> None:
+    """Record an opt-out of ``recipient``: every request and YES for it is refused."""
+    session.connection().execute(
+        update(Consent.__table__).where(_K.recipient == recipient,
+                                        _K.state.in_((ConsentState.REQUESTED, ConsentState.GRANTED)))
+        .values(state=ConsentState.REFUSED, answered_at=now))
+
+
+# --- the API's own limits: every API message counts, read from the source indexes ----------------
+
+_FROM_API = _R.source == Source.API
+
+
+def _count_up_to(session: Session, condition: object, up_to: int) -> int:
+    # Counting stops at ``up_to``: a limit check needs no more, and its cost stays bounded by the limit.
+    # Selecting an indexed column keeps the read inside the index (``id`` would cost a row lookup each).
+    capped = select(_R.source).where(condition).limit(up_to).subquery()  # type: ignore[arg-type]
+    return session.connection().execute(select(func.count()).select_from(capped)).scalar() or 0
+
+
+def count_api_pending(session: Session, up_to: int) -> int:
+    """Count the API's messages still to send, stopping at ``up_to``."""
+    return _count_up_to(session, and_(_FROM_API, _R.status.in_(PENDING)), up_to)
+
+
+def count_api_created_since(session: Session, since: datetime, up_to: int) -> int:
+    """Count the API's messages created since ``since``, stopping at ``up_to``."""
+    return _count_up_to(session, and_(_FROM_API, _R.created_at >= since), up_to)
+
+
+def api_messaged_since(session: Session, recipient: str, since: datetime) -> bool:
+    """Say whether the API created a message for ``recipient`` since ``since`` (the recipient index)."""
+    return session.connection().execute(select(_R.source).where(
+        _R.recipient == recipient, _FROM_API, _R.created_at >= since).limit(1)).first() is not None
+
+
+def count_api_recipients_since(session: Session, since: datetime) -> int:
+    """Count the distinct numbers the API created messages for since ``since``.
+
+    ``count(DISTINCT ...)`` reads only the (source, created_at, recipient) index; a DISTINCT
+    subquery with a LIMIT led SQLite's planner to walk the whole recipient index instead.
+    """
+    return session.connection().execute(select(func.count(func.distinct(_R.recipient))).where(
+        _FROM_API, _R.created_at >= since)).scalar() or 0
+
+
+def soonest_api_due(session: Session) -> datetime | None:
+    """Return when the API's soonest pending message is due: a slot frees up when it goes out."""
+    return session.connection().execute(select(func.min(_R.due_at)).where(_FROM_API, _R.status.in_(PENDING))).scalar()
+
+
+def oldest_api_created_since(session: Session, since: datetime) -> datetime | None:
+    """Return when the API's oldest message created since ``since`` was created."""
+    return session.connection().execute(select(func.min(_R.created_at)).where(_FROM_API, _R.created_at >= since)).scalar()
+
+
+def oldest_api_recipient_since(session: Session, since: datetime) -> datetime | None:
+    """Of the numbers the API messaged since ``since``, return the earliest time one was last messaged.
+
+    That number leaves a per-day count first: a day after this time.
+    """
+    # Grouping on ``recipient || ''`` rather than the bare column keeps SQLite's planner on the
+    # (source, created_at, recipient) index: on the column it walked the whole recipient index.
+    latest = func.max(_R.created_at).label("latest")
+    per_recipient = (select(latest).where(_FROM_API, _R.created_at >= since)
+                     .group_by(_R.recipient + "").subquery())
+    return session.connection().execute(select(func.min(per_recipient.c.latest))).scalar()
