@@ -88,7 +88,8 @@ class ConsoleTransport:
             self.sent.append(message)
             self._counter += 1
             provider_id = f"console-{self._counter}"
-        log.info("console delivery to %s: %s", mask_number(to), mask_numbers_in(text))
+        if log.isEnabledFor(logging.INFO):  # masking the text costs ~0.1 ms; only for a line that is written
+            log.info("console delivery to %s: %s", mask_number(to), mask_numbers_in(text))
         if self.on_send is not None:
             self.on_send(message)
         return SendResult(provider_id)
