@@ -178,6 +178,16 @@ def settle(app: Flask, timeout: float = 10.0) -> None:
     assert wait_until(idle, timeout=timeout), "the dispatcher did not settle"
 
 
+class SetClock:
+    """A clock the test sets (``clock.now = ...``); the dispatcher reads it for "now"."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 class ShiftedClock:
     """The real time plus an offset a test moves forward: "two hours later" without waiting for it.
 

@@ -22,25 +22,15 @@ from bot.settings import load_settings
 from bot.storage import lifecycle
 from bot.storage.db import make_engine, make_session_factory, upgrade_database
 from bot.storage.models import DeliveryState, Kind, Reminder, Source, Status
-from tests.conftest import ALICE, BOB, BOT_NUMBER
+from tests.conftest import ALICE, BOB, BOT_NUMBER, SetClock
 from tests.fake_telnyx import Reply
 
 START = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 
 
-class Clock:
-    """A clock the test sets; the dispatcher reads it for "now"."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(START)
+def clock() -> SetClock:
+    return SetClock(START)
 
 
 def _settings(database_url: str, **overrides):
@@ -87,7 +77,7 @@ def _number(n: int) -> str:
     return f"+1646555{n:04d}"
 
 
-def _drain(dispatcher: Dispatcher, clock: Clock, rounds: int = 20) -> None:
+def _drain(dispatcher: Dispatcher, clock: SetClock, rounds: int = 20) -> None:
     """Tick until nothing is due or claimed, moving the clock past every retry delay."""
     for _ in range(rounds):
         dispatcher.tick()

@@ -13,25 +13,15 @@ from bot.delivery.dispatcher import Dispatcher, claim_due
 from bot.storage.models import Reminder, Status
 from bot.settings import load_settings
 from bot.delivery.transport import TelnyxTransport
-from tests.conftest import ALICE, BOB, BOT_NUMBER
+from tests.conftest import ALICE, BOB, BOT_NUMBER, SetClock
 from tests.fake_telnyx import Reply
 
 START = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # 3pm in New York
 
 
-class Clock:
-    """A clock the test sets; the dispatcher reads it for "now"."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock(START)
+    return SetClock(START)
 
 
 @pytest.fixture

@@ -156,22 +156,27 @@ def _stop(process: subprocess.Popen) -> int:
         raise
 
 
+def _serve_until_healthy(command: list[str], cwd: Path, environment: dict[str, str], port: int,
+                         log: Path) -> tuple[int, str]:
+    """Start a server, wait until /healthz answers (it must not exit first), stop it; return its exit code and log."""
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=cwd, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: healthy(port) or server.poll() is not None, timeout=TIMEOUT), log.read_text()
+        assert server.poll() is None, log.read_text()[-3000:]
+    finally:
+        code = _stop(server)
+    return code, log.read_text()
+
+
 def test_gunicorn_reads_dotenv_and_listens_on_127_0_0_1_by_default(tmp_path):
     port = free_port()
     directory = _gunicorn_directory(tmp_path, f"PORT={port}\nDATABASE_URL=sqlite:///{tmp_path / 'bot.db'}\n"
                                               "DISPATCH_INTERVAL_SECONDS=\nWEB_CONCURRENCY=1\nBOT_TIMEZONE=eastern\n")
     environment = _environment(tmp_path)
     del environment["DATABASE_URL"]
-    log = tmp_path / "gunicorn.log"
-    with log.open("w") as output:
-        server = subprocess.Popen([_gunicorn(), "app:create_app()", "-c", "gunicorn.conf.py"], cwd=directory,
-                                  env=environment, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        assert wait_until(lambda: healthy(port) or server.poll() is not None, timeout=TIMEOUT), log.read_text()
-        assert server.poll() is None, log.read_text()[-3000:]
-    finally:
-        code = _stop(server)
-    text = log.read_text()
+    code, text = _serve_until_healthy([_gunicorn(), "app:create_app()", "-c", "gunicorn.conf.py"], directory,
+                                      environment, port, tmp_path / "gunicorn.log")
     assert f"Listening at: http://127.0.0.1:{port}" in text, text[-3000:]
     assert len([line for line in text.splitlines() if "Booting worker" in line]) == 1  # WEB_CONCURRENCY from .env
     assert code == 0 and "Traceback" not in text, text[-3000:]
@@ -179,18 +184,10 @@ def test_gunicorn_reads_dotenv_and_listens_on_127_0_0_1_by_default(tmp_path):
 
 def test_python_app_py_starts_on_127_0_0_1_and_says_it_is_for_development(tmp_path):
     port = free_port()
-    log = tmp_path / "app.log"
     environment = _environment(tmp_path, PORT=str(port), BOT_TIMEZONE="eastern", DISPATCH_INTERVAL_SECONDS="",
                                RUN_DISPATCHER="yes")
-    with log.open("w") as output:
-        server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=environment,
-                                  stdout=output, stderr=subprocess.STDOUT)
-    try:
-        assert wait_until(lambda: healthy(port) or server.poll() is not None, timeout=TIMEOUT), log.read_text()
-        assert server.poll() is None, log.read_text()[-3000:]
-    finally:
-        code = _stop(server)
-    text = log.read_text()
+    code, text = _serve_until_healthy([sys.executable, str(ROOT / "app.py")], tmp_path, environment, port,
+                                      tmp_path / "app.log")
     assert re.search(r"WARNING .*development server, for development only", text), text[-3000:]
     assert f"Serving on http://127.0.0.1:{port}" in text, text[-3000:]
     assert code == 0, text[-3000:]

@@ -155,8 +155,7 @@ class ApiLimits:
 
 def check_recipient(session: Session, recipient: str) -> None:
     """Refuse a message for a number that opted out, when it is scheduled rather than when it falls due."""
-    contact = queries.contact_state(session, recipient)
-    if contact is not None and contact.opted_out_at is not None:
+    if queries.opted_out(session, recipient):
         raise RecipientOptedOut(recipient)
 
 

@@ -150,10 +150,7 @@ def _opted_out_refusal(command: Remind, ctx: HandlerContext) -> str | None:
     """Refuse, when it is set, a reminder for someone who opted out (not months later when it is due)."""
     if command.to == ctx.sender or not ctx.settings.allow_third_party:
         return None  # a sender who opted out is not heard at all; the third-party refusal comes next
-    recipient = queries.contact_state(ctx.session, command.to)
-    if recipient is not None and recipient.opted_out_at is not None:
-        return wording.recipient_opted_out(command.to)
-    return None
+    return wording.recipient_opted_out(command.to) if queries.opted_out(ctx.session, command.to) else None
 
 
 def _ask_consent(recipient: str, ctx: HandlerContext) -> str:

@@ -30,15 +30,16 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from bot.storage import lifecycle
+from bot.storage import lifecycle, queries
 from bot.language import wording
 from bot.storage.db import SessionFactory
 from bot.metrics import Metrics
 from bot.storage.lifecycle import Claim
-from bot.storage.models import Consent, ConsentState, Contact, DeliveryState, Kind, Reminder, Source, Status
+from bot.storage.models import ConsentState, Contact, DeliveryState, Kind, Reminder, Source, Status
 from bot.phones import mask_number
 from bot.delivery.ratelimit import TokenBucket
 from bot.settings import Settings
@@ -51,9 +52,6 @@ _MAX_CLAIMS_PER_TICK = 100  # bounds one tick; the next tick carries on
 _RECORD_ATTEMPTS = 4  # about 1.4 s of database trouble (a failover, a restart) is ridden out
 _CONTACT_STATE = (select(Contact.__table__.c.opted_out_at, Contact.__table__.c.introduced_at)
                   .where(Contact.__table__.c.number == bindparam("contact_number")))
-_CONSENT_STATE = select(Consent.__table__.c.state).where(
-    Consent.__table__.c.sender == bindparam("consent_sender"),
-    Consent.__table__.c.recipient == bindparam("consent_recipient"))
 
 
 def claim_due(session_factory: SessionFactory, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
@@ -225,14 +223,14 @@ class Dispatcher:
         with self.session_factory() as session, session.begin():
             connection = session.connection()
             contact = connection.execute(_CONTACT_STATE, {"contact_number": claim.recipient}).first()
-            refusal = self._refusal(connection, contact, claim)
+            refusal = self._refusal(session, contact, claim)
             body = None if refusal else self._compose(contact, claim)  # kept only if none is stored yet
             held = lifecycle.renew(session, claim, self.clock() + self.lease, body)
             if held is None:
                 return None
             return held.outbound_text or "", refusal
 
-    def _refusal(self, connection: Connection, contact: Row | None, claim: Claim) -> str | None:
+    def _refusal(self, session: Session, contact: Row | None, claim: Claim) -> str | None:
         """Say why this message must not go out: the recipient opted out, or has not said YES to its sender."""
         if contact is not None and contact.opted_out_at is not None and claim.source != Source.OPTOUT:
             return "opted_out"
@@ -243,8 +241,7 @@ class Dispatcher:
         # One primary-key read, for SMS reminders to someone else only. Under ask, setting one always
         # writes its pair's row (bot.conversation.handlers); no row means it was set before consent was
         # asked for (an older version, or THIRD_PARTY_CONSENT=notice) and goes out as promised then.
-        state = connection.execute(_CONSENT_STATE, {"consent_sender": claim.owner,
-                                                    "consent_recipient": claim.recipient}).scalar()
+        state = queries.consent_state(session, claim.owner, claim.recipient)
         if state == ConsentState.REQUESTED:
             return "awaiting_consent"
         return "opted_out" if state == ConsentState.REFUSED else None

@@ -20,14 +20,13 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from bot.ids import new_id
 from bot.language import wording
-from bot.series import Series, next_after
+from bot.series import Series, anchor_of, next_after
 from bot.storage.models import (DELIVERY_RANK, FAILED_DELIVERY, Contact, DeliveryState, Kind, Reminder, Source,
                                 Status)
 from bot.storage.queries import insert_ignoring_conflicts, upsert
@@ -52,7 +51,7 @@ def schedule(session: Session, *, recipient: str, text: str, send_at: datetime, 
     A repeating reminder is anchored on ``anchor`` (its first occurrence as a wall time in ``zone``).
     """
     if recurrence is not None and anchor is None:
-        anchor = as_utc(send_at).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        anchor = anchor_of(send_at, zone)
     for _ in range(_ID_ATTEMPTS):
         row = dict(
             id=new_id(), kind=kind, source=source, owner=owner, recipient=recipient, text=text,
@@ -98,8 +97,7 @@ class Claim:
     def series(self) -> Series | None:
         if self.recurrence is None:
             return None
-        anchor = self.series_anchor or as_utc(self.send_at).astimezone(ZoneInfo(self.zone)).replace(tzinfo=None)
-        return Series(self.recurrence, anchor, self.zone)
+        return Series(self.recurrence, self.series_anchor or anchor_of(self.send_at, self.zone), self.zone)
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -346,7 +344,7 @@ def record_delivery(session: Session, provider_message_id: str, report: str, now
         state = DeliveryState(report)
     except ValueError:
         state = None
-    rank = DELIVERY_RANK.get(state, 0) if state is not None else 0
+    rank = DELIVERY_RANK.get(state, 0)  # type: ignore[arg-type]
     failed = state in FAILED_DELIVERY
     final_status = Status.DELIVERED if state == DeliveryState.DELIVERED else Status.FAILED if failed else None
     values: dict[str, object] = {"delivery_status": report}

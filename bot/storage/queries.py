@@ -112,6 +112,12 @@ def contact_state(session: Session, number: str) -> ContactState | None:
     return ContactState(*row) if row is not None else None
 
 
+def opted_out(session: Session, number: str) -> bool:
+    """Say whether ``number`` has opted out (texted STOP or the like, and not START since)."""
+    contact = contact_state(session, number)
+    return contact is not None and contact.opted_out_at is not None
+
+
 def add_contact(session: Session, number: str) -> ContactState:
     """Create the contact for ``number`` (just looked up and not found); return the stored one."""
     row: dict[str, object] = dict(number=number, timezone=None, opted_out_at=None, introduced_at=None,
