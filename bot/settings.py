@@ -380,6 +380,13 @@ class Settings:
     telnyx_phone_number: Annotated[str | None, PhoneNumber()] = None
     telnyx_public_key: Annotated[str | None, PublicKey()] = None
     telnyx_base_url: Annotated[str | None, HttpUrl()] = None  # the SDK's own default when None
+    # The public URL providers and people reach this app at (https://example.ngrok.app): Twilio's
+    # signatures are computed over it, and sign-in links and calendar feeds are built from it.
+    public_base_url: Annotated[str | None, HttpUrl()] = None
+    # -- Provider choice and Twilio (issue 15) --
+    # -- Web page, calendar feed and operator console (issue 17) --
+    # -- Conversation (issue 14) --
+    # -- Inbox and shared outbound budget (issue 16) --
     # Storage and time
     database_url: Annotated[str, DatabaseUrl()] = "sqlite:///reminders.db"
     bot_timezone: Annotated[str, TimeZone()] = "UTC"

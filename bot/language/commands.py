@@ -68,9 +68,83 @@ class Yes:
 
 @dataclass(frozen=True)
 class Snooze:
-    """Send the reminder that just arrived again at ``send_at``."""
+    """Send a reminder again at ``send_at``: the one that just arrived, or the sender's reminder ``id``."""
 
     send_at: datetime
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """Reschedule the sender's reminder ``id`` ("move k3x9 to friday 5pm", "change k3x9 to 6pm")."""
+
+    id: str
+    send_at: datetime
+    recurrence: str | None = None  # a new repeat rule when the new when-phrase repeats
+    anchor: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Rewrite the text of the sender's reminder ``id`` ("edit k3x9: call dad")."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """Mark a reminder done: the one that just arrived, or the sender's reminder ``id``."""
+
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteAll:
+    """Delete every pending reminder the sender set; only after the sender said yes to the question."""
+
+
+@dataclass(frozen=True)
+class More:
+    """Show the next page of the last ``list``."""
+
+
+@dataclass(frozen=True)
+class Web:
+    """Send a one-time sign-in link to the web page ("web", "link"), or end every session ("web off")."""
+
+    off: bool = False
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Say nothing: thanks, ok, an emoji or a reaction. An SMS reply would only cost the sender."""
+
+
+@dataclass(frozen=True)
+class Question:
+    """The one question the bot is waiting on from a number; stored between messages (bot.storage).
+
+    ``kind``: "which_time" (two readings of a bare hour, ``options`` holds one Remind each, in the
+    order the question names them), "what_text" (a time with no text: ``options`` holds one Remind
+    whose text is empty), "delete_all" (confirm with yes; ``options`` empty). ``asked_at`` is when
+    the question was asked; it expires QUESTION_TTL later.
+    """
+
+    kind: str
+    asked_at: datetime
+    options: tuple[Remind, ...] = ()
+
+
+QUESTION_TTL_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Ask ``question`` instead of guessing; ``reply`` is the question as the sender reads it."""
+
+    question: Question
+    reply: str
 
 
 @dataclass(frozen=True)
@@ -81,7 +155,20 @@ class Error:
     internal: bool = False  # the parser failed (a bug), not the message: logged and counted, not in JSON
 
 
-Command = Union[Remind, ListReminders, Cancel, Help, SetTimezone, Stop, Start, Yes, Snooze, Error]
+Command = Union[Remind, ListReminders, Cancel, Help, SetTimezone, Stop, Start, Yes, Snooze, Move, Edit, Done,
+                DeleteAll, More, Web, Ignore, Ask, Error]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One step of a conversation: the command a message carries and the question pending after it.
+
+    ``pending`` is the stored question to keep (the one asked now, or the one still open), or None
+    to clear it. The parser is pure: the caller loads the question before and stores it after.
+    """
+
+    command: Command
+    pending: Question | None = None
 
 _NAMES = {
     Remind: "remind",
@@ -93,6 +180,14 @@ _NAMES = {
     Start: "start",
     Yes: "yes",
     Snooze: "snooze",
+    Move: "move",
+    Edit: "edit",
+    Done: "done",
+    DeleteAll: "delete_all",
+    More: "more",
+    Web: "web",
+    Ignore: "ignore",
+    Ask: "ask",
     Error: "error",
 }
 

@@ -144,6 +144,10 @@ class Moment:
     # A repeating reading's first occurrence as a naive wall time as asked: 02:30 on a
     # spring-forward day, when send_at is 03:30. The series is expanded from it.
     anchor: datetime | None = None
+    # Another reading the phrase allows as well, when neither is clearly meant: for a bare hour
+    # ("at 5") whose nearest reading falls at night (00:00-06:59) while the other is a waking
+    # hour, the other one. The parser asks "5 AM or 5 PM?" instead of guessing.
+    ambiguous_with: datetime | None = None
 
 
 Reading = Union[Moment, TimeProblem]
