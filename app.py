@@ -37,11 +37,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]
     bot = bot or Bot(settings)
     app.extensions["bot"] = bot
-    if not settings.telnyx_public_key:
+    if not settings.telnyx_public_key and not settings.twilio_enabled:
         logging.getLogger(__name__).warning(
             "TELNYX_PUBLIC_KEY is not set: /webhooks/telnyx will refuse every request.")
+    if settings.twilio_enabled and not settings.public_base_url:
+        logging.getLogger(__name__).warning("PUBLIC_BASE_URL is not set: /webhooks/twilio will refuse every "
+                                            "request, and Twilio is not asked for delivery reports.")
 
-    from webhooks import api, health, observability, telnyx
+    from webhooks import api, health, observability, telnyx, twilio
     from webhooks.errors import register_error_handlers
     from webhooks.limits import init_rate_limits
 
@@ -49,9 +52,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
     observability.install_request_ids(app)
     app.register_blueprint(observability.blueprint)
     app.register_blueprint(telnyx.blueprint)
+    app.register_blueprint(twilio.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
     app.extensions["rate_limiter"] = init_rate_limits(app, settings, telnyx.blueprint, api.blueprint)
+    app.extensions["rate_limiter"].limit(settings.rate_limit_webhook)(twilio.blueprint)  # as Telnyx's webhook
+    from web import init_web  # the web page, the calendar feed and the operator console
+
+    init_web(app, app.extensions["rate_limiter"])
 
     if settings.run_dispatcher:
         bot.start()
@@ -82,7 +90,8 @@ def main() -> None:
     log = logging.getLogger(__name__)
     log.warning("This is Flask's development server, for development only; in production run "
                 "gunicorn 'app:create_app()' -c gunicorn.conf.py (README: Production).")
-    log.info("Serving on http://%s:%d (webhook: /webhooks/telnyx)", settings.host, settings.port)
+    log.info("Serving on http://%s:%d (webhook: /webhooks/%s)", settings.host, settings.port,
+             "twilio" if settings.twilio_enabled else "telnyx")
     app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
 
 

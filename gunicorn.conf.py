@@ -82,7 +82,7 @@ control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
-    """Import the Telnyx SDK once, in the master, before the workers fork.
+    """Import the provider's SDK once, in the master, before the workers fork.
 
     Importing it takes about two seconds of CPU (thousands of generated types). Done here, every
     worker inherits the loaded modules and its client is ready at once, instead of each worker
@@ -90,6 +90,8 @@ def on_starting(server: Any) -> None:
     """
     if settings.telnyx_enabled:
         import telnyx.resources  # noqa: F401 (imported for its side effect: the modules are loaded)
+    if settings.twilio_enabled:
+        import twilio.rest  # noqa: F401 (the same for Twilio's client)
     _prepare_metrics_directory()
 
 

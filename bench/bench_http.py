@@ -218,7 +218,10 @@ def start_server(name: str, setup: str, app: str, env: dict[str, str], directory
     baseline = app in ("bare", "floor")  # served from bench/, like ours in every other respect
     if setup == "gunicorn":
         target = f"{app}_app:create_app()" if baseline else "app:create_app()"
-        command = [GUNICORN, target, "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2", "--threads", "4",
+        # The tree's own gunicorn.conf.py: it puts its directory first on sys.path, so ROOT's would
+        # serve ROOT's code under a --compare-root tree's name.
+        conf = (ROOT if baseline else root) / "gunicorn.conf.py"
+        command = [GUNICORN, target, "-c", str(conf), "--workers", "2", "--threads", "4",
                    "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench" if baseline else root)]
     else:
         command = [sys.executable, str(ROOT / f"bench/{app}_app.py" if baseline else root / "app.py")]
@@ -260,7 +263,8 @@ def schedule_requests(count: int, seed: int) -> list[Request]:
 
 
 ENDPOINTS: dict[str, tuple[Callable[[Any, int, int], list[Request]], Callable[[bytes], bool]]] = {
-    "webhook": (webhook_requests, lambda body: b'"handled"' in body),
+    # "accepted": stored, handled off the request (issue 16); "handled": a tree from before (--compare-root).
+    "webhook": (webhook_requests, lambda body: b'"accepted"' in body or b'"handled"' in body),
     "schedule": (lambda _signer, count, seed: schedule_requests(count, seed), lambda body: b'"job_id"' in body),
 }
 

@@ -45,6 +45,7 @@ class Result:
     exceptions: Counter = field(default_factory=Counter)
     bad_bodies: int = 0  # 2xx answers whose body the caller's check refused
     bodies: list[bytes] = field(default_factory=list)  # kept only when asked
+    began: dict[int, float] = field(default_factory=dict)  # request index -> when it was sent (paced: due)
 
     @property
     def count(self) -> int:
@@ -76,7 +77,7 @@ def run(port: int, requests: Sequence[Request], connections: int, max_seconds: f
     """
     counter = itertools.count()  # next() on itertools.count is atomic under the GIL
     start_barrier = threading.Barrier(connections + 1)
-    per_thread: list[tuple[list[float], Counter, Counter, int, list[bytes]]] = []
+    per_thread: list[tuple[list[float], Counter, Counter, int, list[bytes], dict[int, float]]] = []
     lock = threading.Lock()
     clock = {"start": 0.0, "deadline": 0.0}
 
@@ -85,6 +86,7 @@ def run(port: int, requests: Sequence[Request], connections: int, max_seconds: f
         statuses: Counter = Counter()
         exceptions: Counter = Counter()
         bodies: list[bytes] = []
+        began_at: dict[int, float] = {}
         bad = 0
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
         start_barrier.wait()
@@ -106,6 +108,7 @@ def run(port: int, requests: Sequence[Request], connections: int, max_seconds: f
                 if began > deadline:
                     break
             request = requests[index]
+            began_at[index] = began
             try:
                 connection.request(request.method, request.path, body=request.body, headers=request.headers)
                 response = connection.getresponse()
@@ -125,7 +128,7 @@ def run(port: int, requests: Sequence[Request], connections: int, max_seconds: f
             latencies.append(time.perf_counter() - began)
         connection.close()
         with lock:
-            per_thread.append((latencies, statuses, exceptions, bad, bodies))
+            per_thread.append((latencies, statuses, exceptions, bad, bodies, began_at))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
     for thread in threads:
@@ -137,10 +140,11 @@ def run(port: int, requests: Sequence[Request], connections: int, max_seconds: f
         thread.join(max_seconds + 60)  # a request has a 30 s socket timeout; never wait forever
     elapsed = time.perf_counter() - clock["start"]
     result = Result(connections, elapsed, [])
-    for latencies, statuses, exceptions, bad, bodies in per_thread:
+    for latencies, statuses, exceptions, bad, bodies, began_at in per_thread:
         result.latencies.extend(latencies)
         result.statuses.update(statuses)
         result.exceptions.update(exceptions)
         result.bad_bodies += bad
         result.bodies.extend(bodies)
+        result.began.update(began_at)
     return result

@@ -12,7 +12,7 @@ import sys
 import threading
 import uuid
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -30,8 +30,24 @@ def _parse_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     lines = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
+    if args.conversation:
+        return _converse_lines(lines, now, zone, args.sender)
     for line in lines:
         print(json.dumps(to_json(parse(line, now, zone, args.sender)), ensure_ascii=False))
+    return 0
+
+
+def _converse_lines(lines: Iterable[str], now: datetime, zone: str, sender: str) -> int:
+    """Read the lines as one conversation: each line answers the question the one before asked."""
+    from bot.language.commands import to_json
+    from bot.language.parser import converse
+
+    pending = None
+    for line in lines:
+        turn = converse(line, now, zone, sender, pending)
+        pending = turn.pending
+        body = {**to_json(turn.command), "pending": str(pending.kind) if pending is not None else None}
+        print(json.dumps(body, ensure_ascii=False))
     return 0
 
 
@@ -161,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parse_parser.add_argument("--now", help="ISO 8601 instant to read times against (default: now)")
     parse_parser.add_argument("--tz", help="the sender's IANA zone (default: BOT_TIMEZONE or UTC)")
     parse_parser.add_argument("--sender", default="+12125550147", help="the sender's E.164 number")
+    parse_parser.add_argument("--conversation", action="store_true",
+                              help="read the lines as one conversation: a line may answer the question before it")
     parse_parser.set_defaults(run=_parse_command)
 
     preview_parser = commands.add_parser(

@@ -84,5 +84,5 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
         handler.setFormatter(TextFormatter())
     root.addHandler(handler)
     # The Telnyx SDK logs request bodies (numbers, texts) at DEBUG: keep it at WARNING whatever LOG_LEVEL says.
-    for noisy in ("werkzeug", "httpx", "telnyx", "alembic.runtime.plugins"):
+    for noisy in ("werkzeug", "httpx", "telnyx", "twilio", "urllib3", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

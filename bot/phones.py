@@ -19,9 +19,14 @@ _ALLOWED_NUMBER_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
 def region_of(number: str) -> str | None:
     """Return the ISO region ("US", "GB", ...) of an E.164 number, or None."""
     try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or None
+        parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return None
+    # A number libphonenumber does not know as valid (Ofcom's drama range +44 7700 900xxx, a new
+    # block) still belongs to its country code's main region, where its national numbers are read.
+    region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
+        parsed.country_code)
+    return None if region in (None, "ZZ") else region
 
 
 def normalize_number(text: str, sender: str | None = None) -> str | None:

@@ -274,11 +274,18 @@ def _describe_days(parts: dict[str, str], interval: int, anchor: datetime | None
             return ("every " if interval == 1 else "every other ") + names
         return f"{_every(frequency, interval)} on {names}"
     if frequency == "MONTHLY":
-        if by_day or "BYMONTH" in parts:
+        if "BYMONTH" in parts:
             return None
+        if by_day:
+            return _describe_nth_weekday(by_day, frequency, interval, "BYMONTHDAY" in parts)
         if "BYMONTHDAY" in parts:
+            if days == [-1]:
+                return f"{_every(frequency, interval)} on the last day"
+            if days and len(days) > 1 and all(1 <= day <= 28 for day in days) and days == sorted(set(days)):
+                named = [_ordinal(day) for day in days]
+                return f"{_every(frequency, interval)} on the {', '.join(named[:-1])} and {named[-1]}"
             if not (days and len(days) == 1 and 1 <= days[0] <= 31):
-                return None  # "-1", "1,15": not the parser's
+                return None  # "-2", "1,31": not the parser's
             day = days[0]
         elif anchor is not None:
             day = anchor.day
@@ -305,6 +312,23 @@ def _describe_days(parts: dict[str, str], interval: int, anchor: datetime | None
         note = f" {LEAP_DAY_NOTE}" if month_day == (2, 29) else ""
         return f"{_every(frequency, interval)} on {_MONTH_NAMES[month_day[0] - 1]} {month_day[1]}{note}"
     return _every(frequency, interval)
+
+
+_NTH_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+
+
+def _describe_nth_weekday(by_day: str, frequency: str, interval: int, has_month_days: bool) -> str | None:
+    """Describe "BYDAY=1TU" as "every month on the first Tue", "-1FR" as "... on the last Fri"."""
+    if has_month_days or "," in by_day:
+        return None
+    code = by_day[-2:]
+    try:
+        nth = int(by_day[:-2])
+    except ValueError:
+        return None  # a bare "TU" in a monthly rule: every Tuesday, not the parser's
+    if code not in _DAY_NAMES or nth not in _NTH_WORDS:
+        return None
+    return f"{_every(frequency, interval)} on the {_NTH_WORDS[nth]} {_DAY_NAMES[code]}"
 
 
 def _describe_until(value: str) -> str:

@@ -20,6 +20,7 @@ from bot.delivery.timer import DispatchTimer
 from bot.storage.db import make_engine, make_session_factory, upgrade_database
 from bot.delivery.dispatcher import Dispatcher
 from bot.conversation.inbound import InboundOutcome, InboundSms, handle_inbound
+from bot.conversation.inbox import Acceptance, InboxProcessor, accept
 from bot.metrics import Metrics, MeteredTransport
 from bot.storage.models import PENDING, Kind, Reminder, Source
 from bot.settings import Settings
@@ -30,10 +31,19 @@ log = logging.getLogger(__name__)
 
 
 def make_transport(settings: Settings) -> Transport:
-    """Return the Telnyx transport when credentials are set, else the console."""
+    """Return the transport of the provider that sends (``Settings.provider``): Telnyx, Twilio or the console."""
     if settings.telnyx_enabled:
         assert settings.telnyx_api_key is not None
         return TelnyxTransport(settings.telnyx_api_key, settings.telnyx_base_url, settings.send_timeout_seconds)
+    if settings.twilio_enabled:
+        from bot.delivery.twilio_transport import TwilioTransport
+
+        assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
+        return TwilioTransport(settings.twilio_account_sid, settings.twilio_auth_token,
+                               phone_number=settings.twilio_phone_number,
+                               messaging_service_sid=settings.twilio_messaging_service_sid,
+                               public_base_url=settings.public_base_url, base_url=settings.twilio_base_url,
+                               timeout=settings.send_timeout_seconds, pool_size=settings.dispatch_concurrency)
     return ConsoleTransport()
 
 
@@ -55,21 +65,40 @@ class Bot:
         self.transport = MeteredTransport(transport or make_transport(settings), self.metrics)
         self.dispatcher = Dispatcher(self.session_factory, self.transport, settings, clock, self.metrics)
         self.dispatch_timer = DispatchTimer(self.dispatcher, settings.dispatch_interval_seconds, self._after_tick)
+        # Inbound SMS stored by the webhooks are handled off the request, on a timer of their own.
+        self.inbox = InboxProcessor(self.session_factory, settings, clock, on_handled=self._count_inbound,
+                                    is_outage=database_unavailable)
+        self.inbox_timer = DispatchTimer(self.inbox, settings.dispatch_interval_seconds, self._after_inbox_tick,
+                                         next_due=self.inbox.next_due)
 
     def start(self) -> None:
-        """Start delivering due messages in the background."""
-        if not self.settings.telnyx_enabled:
-            log.warning("No TELNYX_API_KEY/TELNYX_PHONE_NUMBER set: outbound messages go to the console log.")
+        """Start delivering due messages, and handling stored inbound ones, in the background."""
+        if self.settings.provider == "console":
+            log.warning("No provider's credentials set (TELNYX_* or TWILIO_*): outbound messages go to the console log.")
         self.dispatch_timer.start()
+        self.inbox_timer.start()
 
     def shutdown(self) -> None:
         """Stop claiming, finish in-flight sends and release the rest."""
+        self.inbox_timer.shutdown()  # first: the batch under way finishes (its replies are queued) or is released
         self.dispatch_timer.shutdown()
+
+    def receive_sms(self, message: InboundSms) -> Acceptance:
+        """Store an inbound SMS to handle off the request (one INSERT) and wake the inbox; say if it was new."""
+        acceptance = accept(message, session_factory=self.session_factory, now=self.clock())
+        if acceptance is Acceptance.ACCEPTED and self.inbox_timer.running:
+            self.inbox_timer.wake()
+        return acceptance
 
     def handle_sms(self, message: InboundSms) -> InboundOutcome:
         """Handle an inbound SMS and wake the dispatcher to send the reply."""
         outcome = handle_inbound(message, session_factory=self.session_factory, settings=self.settings,
                                  now=self.clock())
+        self._count_inbound(outcome)
+        return outcome
+
+    def _count_inbound(self, outcome: InboundOutcome) -> None:
+        """Count a handled inbound SMS (here or in the inbox) and wake the dispatcher for its reply."""
         self.metrics.inbound.labels(command=outcome.command or "none", outcome=outcome.status).inc()
         if outcome.parser_failed:
             self.metrics.parser_errors.inc()
@@ -77,17 +106,17 @@ class Bot:
             self.metrics.created.labels(source=Source.SMS).inc(len(outcome.created))
         if outcome.reply is not None:
             self.wake()
-        return outcome
 
     def wake(self) -> None:
         """Send anything due now without waiting for the next poll."""
         if self.dispatch_timer.running:
             self.dispatch_timer.wake()
 
-    def record_delivery_status(self, provider_message_id: str, delivery_status: str) -> bool:
-        """Store a provider's delivery report on the reminder it belongs to; False if unknown."""
+    def record_delivery_status(self, provider_message_id: str, delivery_status: str,
+                               detail: str | None = None) -> bool:
+        """Store a provider's delivery report (and its error code as ``detail``) on its reminder; False if unknown."""
         with self.session_factory() as session, session.begin():
-            return lifecycle.record_delivery(session, provider_message_id, delivery_status, self.clock())
+            return lifecycle.record_delivery(session, provider_message_id, delivery_status, self.clock(), detail)
 
     # The REST API's operations: one call per request, as handle_sms is for an SMS.
 
@@ -173,6 +202,15 @@ class Bot:
             self.note_database_down(error)
         else:  # a bug, not an outage: the whole traceback, every time
             log.error("dispatch tick failed; retrying on the next tick", exc_info=error)
+
+    def _after_inbox_tick(self, error: Exception | None) -> None:
+        """Hear how an inbox tick went: an outage is logged once (as for dispatch ticks), a bug in full."""
+        if error is None:
+            self.note_database_up()
+        elif database_unavailable(error):
+            self.note_database_down(error)
+        else:
+            log.error("inbox tick failed; retrying on the next tick", exc_info=error)
 
 
 def database_unavailable(error: BaseException) -> bool:

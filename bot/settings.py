@@ -331,6 +331,25 @@ class RedisUrl(Rule):
         return super().show(_mask_url_password(str(value)))
 
 
+class SecretKey(Rule):
+    """A long random secret (SECRET_KEY, ADMIN_TOKEN): at least 32 characters, not a placeholder."""
+
+    secret = True
+    expected = ('a random secret of at least 32 characters, such as the output of '
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"')
+    # Words that documentation and tutorials put there (a key made of them is known to everyone);
+    # six letters or more, so a random key contains one by chance about once in 30 million.
+    PLACEHOLDERS = ("change", "secret", "example", "replace", "placeholder", "password")
+
+    def read(self, value: Any) -> str:
+        text = str(value).strip()
+        if len(text) < 32:
+            raise Invalid(f"is {len(text)} characters long")
+        if len(set(text)) < 10 or any(word in text.lower() for word in self.PLACEHOLDERS):
+            raise Invalid("looks like a placeholder, not a random secret")
+        return text
+
+
 class HttpUrl(Rule):
     """An http:// or https:// URL with a host."""
 
@@ -347,6 +366,36 @@ class HttpUrl(Rule):
             raise ValueError from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError
+        return text
+
+
+class ApiBaseUrl(HttpUrl):
+    """Scheme, host and port only: it replaces a provider's ``https://api.example.com`` in every request URL."""
+
+    expected = "an http:// or https:// URL with no path, such as http://127.0.0.1:8765"
+
+    def read(self, value: Any) -> str:
+        from urllib.parse import urlsplit
+
+        text = super().read(value).rstrip("/")
+        parts = urlsplit(text)
+        if parts.path or parts.query or parts.fragment:
+            raise Invalid("has a path (the SDK adds its own, /2010-04-01/...)")
+        return text
+
+
+class Sid(Rule):
+    """A Twilio SID: two letters naming its kind ("AC" an account, "MG" a Messaging Service) and 32 hex digits."""
+
+    def __init__(self, prefix: str, what: str) -> None:
+        self.prefix = prefix
+        self.expected = f"the {what} SID from the Twilio Console: {prefix} and 32 hex digits"
+
+    def read(self, value: Any) -> str:
+        text = str(value).strip()
+        if not re.fullmatch(rf"{self.prefix}[0-9a-fA-F]{{32}}", text):
+            raise Invalid(f"does not start with {self.prefix}" if not text.startswith(self.prefix)
+                          else "is not 32 hex digits after " + self.prefix)
         return text
 
 
@@ -384,9 +433,41 @@ class Settings:
     # signatures are computed over it, and sign-in links and calendar feeds are built from it.
     public_base_url: Annotated[str | None, HttpUrl()] = None
     # -- Provider choice and Twilio (issue 15) --
+    # Who sends: telnyx, twilio or console. Unset: the provider whose credentials are set (console when
+    # none); both providers' credentials without it is an error, rather than a guess.
+    sms_provider: Annotated[str | None, OneOf("telnyx", "twilio", "console")] = None
+    twilio_account_sid: Annotated[str | None, Sid("AC", "Account")] = None
+    twilio_auth_token: Annotated[str | None, Text(secret=True)] = None  # also checks X-Twilio-Signature
+    # The "from" of every message: a Twilio number, or a Messaging Service (its sender pool picks the
+    # number). With both, the number is sent as From and must belong to the service.
+    twilio_phone_number: Annotated[str | None, PhoneNumber()] = None
+    twilio_messaging_service_sid: Annotated[str | None, Sid("MG", "Messaging Service")] = None
+    twilio_base_url: Annotated[str | None, ApiBaseUrl()] = None  # tests only: replaces https://api.twilio.com
     # -- Web page, calendar feed and operator console (issue 17) --
+    # Signs the web page's session cookies and CSRF tokens. Unset: one is generated per start (sessions
+    # end at a restart, and gunicorn's workers do not share it), refused in production mode (below).
+    secret_key: Annotated[str | None, SecretKey()] = None
+    admin_token: Annotated[str | None, SecretKey()] = None  # signs the operator in at /admin; /admin is off without it
+    # Production mode: a generated SECRET_KEY is refused when the web page or /admin is on. Unset, it
+    # is on when real messages go out (a provider's credentials without a *_BASE_URL of a test server).
+    production: Annotated[bool | None, Flag()] = None
+    web_session_days: Annotated[int, Integer(1, 365, unit="days")] = 30  # a web sign-in lasts this long
+    web_links_per_hour: Annotated[int, Integer(1, 100)] = 5  # sign-in links texted to one number per hour
     # -- Conversation (issue 14) --
+    # A reminder longer than 10 SMS segments with its prefix is refused when it is set; with this on,
+    # it is sent as several messages of at most 10 segments each instead.
+    auto_chunk: bool = False
     # -- Inbox and shared outbound budget (issue 16) --
+    # Inbound SMS are stored before the webhook's 200 and handled off the request, this many per claim.
+    inbox_batch_size: Annotated[int, Integer(1, 1000)] = 50
+    # Senders handled side by side per process, on PostgreSQL (SQLite has one writer: one at a time).
+    inbox_concurrency: Annotated[int, Integer(1, 64)] = 4
+    # How long a claim on inbound messages holds: a crashed instance's are taken over after this.
+    inbox_lease_seconds: Annotated[float, Number(1, 3600, unit="seconds")] = 30.0
+    # How many processes send for the account, all instances' workers together. OUTBOUND_RATE_PER_SECOND
+    # is shared through the database (or Redis); while that store does not answer, each process sends
+    # at OUTBOUND_RATE_PER_SECOND / this, so that together they still keep to the account's rate.
+    outbound_budget_processes: Annotated[int, Integer(1, 10_000)] = 2
     # Storage and time
     database_url: Annotated[str, DatabaseUrl()] = "sqlite:///reminders.db"
     bot_timezone: Annotated[str, TimeZone()] = "UTC"
@@ -438,13 +519,44 @@ class Settings:
 
     @property
     def telnyx_enabled(self) -> bool:
-        """Say whether outbound messages go to Telnyx (else to the console)."""
-        return bool(self.telnyx_api_key and self.telnyx_phone_number)
+        """Say whether outbound messages go to Telnyx."""
+        return self.provider == "telnyx"
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """Say whether outbound messages go to Twilio."""
+        return self.provider == "twilio"
+
+    @property
+    def provider(self) -> str:
+        """Return who sends: SMS_PROVIDER, else the provider whose credentials are set, else the console."""
+        if self.sms_provider is not None:
+            return self.sms_provider
+        if self.telnyx_api_key and self.telnyx_phone_number:
+            return "telnyx"
+        if self.twilio_account_sid and self.twilio_auth_token:
+            return "twilio"
+        return "console"
 
     @property
     def from_number(self) -> str:
-        """Return the number the bot sends from (a placeholder on the console)."""
-        return self.telnyx_phone_number or "+10000000000"
+        """Return the number the bot sends from (a placeholder on the console or a Messaging Service alone)."""
+        number = self.twilio_phone_number if self.twilio_enabled else self.telnyx_phone_number
+        return number or "+10000000000"
+
+    @property
+    def production_mode(self) -> bool:
+        """Say whether this is production: PRODUCTION, else whether real messages go out (a provider, no test URL)."""
+        if self.production is not None:
+            return self.production
+        if self.telnyx_enabled:
+            return self.telnyx_base_url is None
+        return self.twilio_enabled and self.twilio_base_url is None
+
+    @property
+    def web_enabled(self) -> bool:
+        """Say whether the web page is on: sign-in links need PUBLIC_BASE_URL."""
+        return self.public_base_url is not None
 
 
 def _rule_for(annotation: Any) -> Rule:
@@ -508,6 +620,38 @@ def _check_combinations(settings: Settings) -> None:
                             else ("TELNYX_API_KEY", "TELNYX_PHONE_NUMBER"))
         raise SettingsError(missing, None, "both (to send through Telnyx) or neither (messages go to the console)",
                             f"is not set but {present} is")
+    _check_provider(settings)
     if settings.retry_max_seconds < settings.retry_base_seconds:
         raise SettingsError("RETRY_MAX_SECONDS", repr(f"{settings.retry_max_seconds:g}"),
                             f"at least RETRY_BASE_SECONDS ({settings.retry_base_seconds:g})", "is below RETRY_BASE_SECONDS")
+    if settings.production_mode and not settings.secret_key and (settings.web_enabled or settings.admin_token):
+        raise SettingsError("SECRET_KEY", None, "a random secret of at least 32 characters (a generated one would "
+                            "change at every restart and differ between gunicorn workers)",
+                            "is not set in production mode with the web page (PUBLIC_BASE_URL) or ADMIN_TOKEN on")
+
+
+def _check_provider(settings: Settings) -> None:
+    """Raise SettingsError unless Twilio's settings are whole and SMS_PROVIDER names a provider that can send."""
+    twilio_credentials = bool(settings.twilio_account_sid and settings.twilio_auth_token)
+    sender = settings.twilio_phone_number or settings.twilio_messaging_service_sid
+    if bool(settings.twilio_account_sid) != bool(settings.twilio_auth_token):
+        missing, present = (("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID") if settings.twilio_account_sid
+                            else ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))
+        raise SettingsError(missing, None, "both (to send through Twilio) or neither", f"is not set but {present} is")
+    if twilio_credentials and not sender:
+        raise SettingsError("TWILIO_PHONE_NUMBER", None, "TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID, "
+                            "the sender of every message", "is not set, nor TWILIO_MESSAGING_SERVICE_SID")
+    if sender and not twilio_credentials:
+        present = "TWILIO_PHONE_NUMBER" if settings.twilio_phone_number else "TWILIO_MESSAGING_SERVICE_SID"
+        raise SettingsError("TWILIO_ACCOUNT_SID", None, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (to send through "
+                            "Twilio)", f"is not set but {present} is")
+    telnyx_credentials = bool(settings.telnyx_api_key and settings.telnyx_phone_number)
+    if settings.sms_provider is None and telnyx_credentials and twilio_credentials:
+        raise SettingsError("SMS_PROVIDER", None, "telnyx or twilio, to say which one sends (console: neither)",
+                            "is not set but both Telnyx and Twilio credentials are")
+    if settings.sms_provider == "telnyx" and not telnyx_credentials:
+        raise SettingsError("TELNYX_API_KEY", None, "TELNYX_API_KEY and TELNYX_PHONE_NUMBER",
+                            "is not set but SMS_PROVIDER=telnyx is")
+    if settings.sms_provider == "twilio" and not twilio_credentials:
+        raise SettingsError("TWILIO_ACCOUNT_SID", None, "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                            "TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID", "is not set but SMS_PROVIDER=twilio is")

@@ -1,4 +1,8 @@
-"""Shared fixtures: a clean environment, the fake Telnyx server, a signing keypair, apps."""
+"""Shared fixtures: a clean environment, the fake Telnyx and Twilio servers, webhook signers, apps.
+
+A test runs against Telnyx; marked ``@both_providers`` it runs once for each provider, and its
+``fake_sms``, ``signer`` and app (``base_config``) are that provider's.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from flask.testing import FlaskClient
 from bot.settings import Settings
 from bot.timeutil import Clock, utc_now
 from tests.fake_telnyx import FakeTelnyx
+from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TwilioSigner
 from tests.signing import WebhookSigner, encode
 
 BOT_NUMBER = "+13125550100"
@@ -39,6 +44,29 @@ def fake_telnyx() -> Iterator[FakeTelnyx]:
     server = FakeTelnyx().start()
     yield server
     server.stop()
+
+
+PROVIDERS = ("telnyx", "twilio")
+both_providers = pytest.mark.parametrize("provider", PROVIDERS, indirect=True)
+
+
+@pytest.fixture
+def provider(request: pytest.FixtureRequest) -> str:
+    """The SMS provider the test runs against: telnyx, unless the test is marked ``@both_providers``."""
+    return getattr(request, "param", "telnyx")
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_sms(provider: str, request: pytest.FixtureRequest) -> FakeTelnyx | FakeTwilio:
+    """The fake of the provider the test runs against; both record ``messages`` and answer ``push``/``rule``."""
+    return request.getfixturevalue(f"fake_{provider}")
 
 
 @pytest.fixture
@@ -67,18 +95,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
 
 
 @pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
+def signer(provider: str) -> WebhookSigner | TwilioSigner:
+    """Signs webhooks as the provider the test runs against does (``send_sms`` posts to its webhook)."""
+    return TwilioSigner() if provider == "twilio" else WebhookSigner()
 
 
 @pytest.fixture
-def base_config(tmp_path: Any, fake_telnyx: FakeTelnyx, signer: WebhookSigner) -> dict[str, Any]:
+def base_config(tmp_path: Any, fake_telnyx: FakeTelnyx, signer: WebhookSigner | TwilioSigner, provider: str,
+                request: pytest.FixtureRequest) -> dict[str, Any]:
+    # Telnyx stays configured under Twilio: SMS_PROVIDER must choose, and Telnyx must then get nothing.
+    twilio = {"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+              "TWILIO_PHONE_NUMBER": BOT_NUMBER, "TWILIO_BASE_URL": request.getfixturevalue("fake_twilio").url,
+              "PUBLIC_BASE_URL": signer.public_base_url} if isinstance(signer, TwilioSigner) else {}
     return {
+        **twilio,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
         "TELNYX_API_KEY": "KEY_TEST_0123",
         "TELNYX_PHONE_NUMBER": BOT_NUMBER,
         "TELNYX_BASE_URL": fake_telnyx.url,
-        "TELNYX_PUBLIC_KEY": signer.public_key,
+        "TELNYX_PUBLIC_KEY": getattr(signer, "public_key", WebhookSigner().public_key),
         "BOT_TIMEZONE": "UTC",
         "API_TOKEN": "test-token-0123456789",
         "DISPATCH_INTERVAL_SECONDS": 0.5,
@@ -144,13 +179,49 @@ def json_of(response: Any) -> Any:
     return json.loads(response.get_data(as_text=True))
 
 
-def send_sms(client: FlaskClient, signer: WebhookSigner, text: str, sender: str = ALICE, **ids: Any) -> Any:
-    """Text the bot through a signed webhook and return the JSON answer."""
+def send_sms(client: FlaskClient, signer: WebhookSigner | TwilioSigner, text: str, sender: str = ALICE,
+             **ids: Any) -> Any:
+    """Text the bot through a signed webhook, wait until the bot has read it, and say what it made of it.
+
+    The webhook answers ``accepted`` once the message is stored; this returns the inbox's outcome
+    after handling (``{"status": "handled", "command": "list"}``), or the webhook's answer when it
+    was not ``accepted`` (a ``duplicate``).
+    """
     from tests.signing import message_received
 
-    response = post_signed(client, signer, message_received(text, sender, **ids))
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return json_of(response)
+    if isinstance(signer, TwilioSigner):  # through /webhooks/twilio; its answer is TwiML, its outcome a header
+        answer, message_id = signer.text_bot(client, text, sender, **ids)
+    else:
+        event = message_received(text, sender, **ids)
+        response = post_signed(client, signer, event)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        answer, message_id = json_of(response), event["data"]["payload"]["id"]
+    if answer.get("status") != "accepted":
+        return answer
+    return handled(client.application, message_id)
+
+
+def handled(app: Flask, message_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Wait until the inbox has handled ``message_id``; return its outcome and command.
+
+    An app that only accepts requests (RUN_DISPATCHER false) handles nothing itself: the inbox is
+    worked here instead, as another instance would.
+    """
+    from bot.storage import inbox_queries
+    from bot.storage.models import InboxStatus
+
+    bot = app.extensions["bot"]
+
+    def record() -> Any:
+        with bot.session_factory() as session:
+            return inbox_queries.find(session, message_id)
+
+    if not bot.inbox_timer.running:
+        bot.inbox.tick()
+    assert wait_until(lambda: getattr(record(), "status", None) == InboxStatus.DONE, timeout=timeout), \
+        f"inbound {message_id} was not handled: {record()}"
+    done = record()
+    return {"status": done.outcome, "command": done.command}
 
 
 def nth_message_to(fake: FakeTelnyx, number: str, n: int = 1, timeout: float = 10.0) -> Any:
@@ -164,6 +235,7 @@ def settle(app: Flask, timeout: float = 10.0) -> None:
     """Wait until nothing is due (by the bot's clock) or in flight, so every send the app will make now is made."""
     from sqlalchemy import func, or_, select
 
+    from bot.storage import inbox_queries
     from bot.storage.models import Reminder, Status
 
     bot = app.extensions["bot"]
@@ -173,6 +245,7 @@ def settle(app: Flask, timeout: float = 10.0) -> None:
             busy = session.scalar(select(func.count()).select_from(Reminder).where(or_(
                 Reminder.status == Status.SENDING,
                 (Reminder.status == Status.SCHEDULED) & (Reminder.due_at <= bot.clock()))))
+            busy += inbox_queries.count_waiting(session)  # inbound messages whose replies are still to come
         return busy == 0
 
     assert wait_until(idle, timeout=timeout), "the dispatcher did not settle"

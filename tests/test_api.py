@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from bot.ids import is_valid_id
 from bot.storage.models import Kind, Reminder, Status
-from tests.conftest import ALICE, BOB, ShiftedClock, json_of, post_signed
-from tests.signing import message_received
+from tests.conftest import ALICE, BOB, ShiftedClock, json_of, send_sms
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -164,8 +163,9 @@ def test_when_defaults_to_bot_timezone(app_factory):
     assert (local.hour, local.minute) == (9, 0)
 
 
-def test_message_of_exactly_1600_characters_is_accepted(client):
-    _job(client, message="x" * 1600)
+def test_message_of_exactly_ten_segments_with_its_label_is_accepted(client):
+    # 1,530 GSM-7 characters, the first message's "(Automated message. Reply STOP to opt out.) " included.
+    _job(client, message="x" * (1530 - len("(Automated message. Reply STOP to opt out.) ")))
 
 
 def test_send_at_just_under_365_days_is_accepted(client):
@@ -481,7 +481,7 @@ def test_cancel_a_final_job_is_409_with_its_status(app, client, status):
 
 
 def test_replies_and_notices_are_not_jobs(app, client, signer):
-    post_signed(client, signer, message_received("help", ALICE))  # queues a reply row
+    assert send_sms(client, signer, "help", ALICE)["status"] == "handled"  # queues a reply row
     with app.extensions["bot"].session_factory() as session:
         reply = session.scalars(select(Reminder).where(Reminder.kind == Kind.REPLY)).one()
     assert json_of(client.get("/sms/scheduled", headers=AUTH)) == []
@@ -492,8 +492,8 @@ def test_replies_and_notices_are_not_jobs(app, client, signer):
 # --- One store for SMS and API -------------------------------------------------------------------
 
 def test_a_reminder_set_by_sms_is_listed_shown_and_cancellable(app, client, signer):
-    response = post_signed(client, signer, message_received("remind me in 1 hour: water the plants", ALICE))
-    assert response.status_code == 200, response.get_data(as_text=True)
+    outcome = send_sms(client, signer, "remind me in 1 hour: water the plants", ALICE)
+    assert outcome["status"] == "handled" and outcome["command"] == "remind", outcome
     [item] = json_of(client.get("/sms/scheduled", headers=AUTH))
     assert item["to"] == ALICE and item["status"] == "scheduled"
     record = json_of(client.get(f"/sms/scheduled/{item['id']}", headers=AUTH))
@@ -504,7 +504,7 @@ def test_a_reminder_set_by_sms_is_listed_shown_and_cancellable(app, client, sign
 
 
 def test_api_and_sms_reminders_share_one_listing(client, signer):
-    post_signed(client, signer, message_received("remind me in 1 hour: by text", ALICE))
+    assert send_sms(client, signer, "remind me in 1 hour: by text", ALICE)["status"] == "handled"
     job = _job(client, message="by api")
     listed = json_of(client.get("/sms/scheduled", headers=AUTH))
     assert [item["id"] for item in listed][0] == job["job_id"] and len(listed) == 2

@@ -18,7 +18,7 @@ def _row(app, reminder_id):
 def test_snooze_reschedules_the_reminder_that_just_arrived(app, client, signer, fake_telnyx):
     send_sms(client, signer, "remind me in 1 second: take pills")
     reminder_id = re.search(r"#([a-z0-9]+)", nth_message_to(fake_telnyx, ALICE, 1).text).group(1)
-    assert nth_message_to(fake_telnyx, ALICE, 2).text == "Reminder: take pills"
+    assert nth_message_to(fake_telnyx, ALICE, 2).text == 'Reminder: take pills\nReply "snooze 10" or "done".'
     # The fake sees the message a moment before the dispatcher records it as sent.
     assert wait_until(lambda: _row(app, reminder_id).status == Status.SENT)
     send_sms(client, signer, "snooze 30m")
@@ -65,7 +65,7 @@ def test_snoozing_twice_moves_the_reminder_and_sends_it_once(app, client, signer
     send_sms(client, signer, "snooze 30m")
     send_sms(client, signer, "snooze 2 seconds")
     assert nth_message_to(fake_telnyx, ALICE, 4).text.startswith(f"Snoozed (#{reminder_id})")
-    assert nth_message_to(fake_telnyx, ALICE, 5).text == "Reminder: take pills"
+    assert nth_message_to(fake_telnyx, ALICE, 5).text == 'Reminder: take pills\nReply "snooze 10" or "done".'
     settle(app)
     assert len(fake_telnyx.delivered(ALICE)) == 5  # confirmation, reminder, two snooze replies, reminder: once
     assert _row(app, reminder_id).status == Status.SENT

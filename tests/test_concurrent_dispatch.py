@@ -1,4 +1,8 @@
-"""Exactly once: several dispatchers on one PostgreSQL database, a SIGKILL, and a claim that outlived its lease."""
+"""Exactly once: several dispatchers on one PostgreSQL database, a SIGKILL, and a claim that outlived its lease.
+
+The threads, processes and SIGKILL run for Telnyx (deduplicated by Idempotency-Key) and for Twilio
+(no key: a row taken over is looked up in Twilio's message list before it is sent again).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,11 @@ from bot.storage.models import Reminder, Status
 from bot.settings import load_settings
 from bot.timeutil import utc_now
 from bot.delivery.transport import TelnyxTransport
+from bot.service import make_transport
+from tests.conftest import both_providers
 from tests.fake_telnyx import FakeTelnyx
+from tests.fake_twilio import FakeTwilio
+from tests.providers import sending_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,17 +59,18 @@ def _assert_each_sent_once(fake: FakeTelnyx, url: str, ids: set[str]) -> None:
     assert statuses == {Status.SENT: len(ids)}
 
 
-def _dispatcher(url: str, fake: FakeTelnyx, **overrides) -> Dispatcher:
-    settings = load_settings(overrides={"DATABASE_URL": url, "TELNYX_API_KEY": "K", "TELNYX_PHONE_NUMBER":
-                                        "+13125550100", "OUTBOUND_RATE_PER_SECOND": 0, "DISPATCH_BATCH_SIZE": 25,
-                                        **overrides})
-    return Dispatcher(make_session_factory(make_engine(url)), TelnyxTransport("K", fake.url, 5.0), settings)
+def _dispatcher(url: str, fake: FakeTelnyx | FakeTwilio, provider: str = "telnyx", **overrides) -> Dispatcher:
+    settings = load_settings(overrides={"DATABASE_URL": url, **sending_settings(provider, fake.url),
+                                        "SEND_TIMEOUT_SECONDS": 5, "OUTBOUND_RATE_PER_SECOND": 0,
+                                        "DISPATCH_BATCH_SIZE": 25, **overrides})
+    return Dispatcher(make_session_factory(make_engine(url)), make_transport(settings), settings)
 
 
+@both_providers
 @pytest.mark.parametrize("instances", [2, 4])
-def test_threaded_dispatchers_send_each_once(pg_url, fake_telnyx, instances):
+def test_threaded_dispatchers_send_each_once(pg_url, fake_sms, provider, instances):
     ids = _insert_due(pg_url, 300)
-    dispatchers = [_dispatcher(pg_url, fake_telnyx) for _ in range(instances)]
+    dispatchers = [_dispatcher(pg_url, fake_sms, provider) for _ in range(instances)]
     start = threading.Barrier(instances)
 
     def run(dispatcher: Dispatcher) -> None:
@@ -79,35 +88,39 @@ def test_threaded_dispatchers_send_each_once(pg_url, fake_telnyx, instances):
         dispatcher.stop()
         dispatcher.session_factory.kw["bind"].dispose()
     assert all(d.sent_count > 0 for d in dispatchers), [d.sent_count for d in dispatchers]  # work was shared
-    assert len(fake_telnyx.messages) == 300  # not even a duplicate attempt reached the API
-    _assert_each_sent_once(fake_telnyx, pg_url, ids)
+    assert len(fake_sms.messages) == 300  # not even a duplicate attempt reached the API
+    _assert_each_sent_once(fake_sms, pg_url, ids)
 
 
-def _worker(url: str, fake: FakeTelnyx, lease: float = 30, idle: float = 1.5) -> subprocess.Popen:
+def _worker(url: str, fake: FakeTelnyx | FakeTwilio, lease: float = 30, idle: float = 1.5,
+            provider: str = "telnyx") -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.dispatch_worker", url, fake.url, str(lease), str(idle)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DISPATCH_WORKER_PROVIDER": provider})
 
 
+@both_providers
 @pytest.mark.parametrize("instances", [2, 4])
-def test_dispatcher_processes_send_each_once(pg_url, fake_telnyx, instances):
+def test_dispatcher_processes_send_each_once(pg_url, fake_sms, provider, instances):
     ids = _insert_due(pg_url, 300, due_in=3.0)  # all due at the same second, after every worker is up
-    workers = [_worker(pg_url, fake_telnyx) for _ in range(instances)]
+    workers = [_worker(pg_url, fake_sms, provider=provider) for _ in range(instances)]
     for worker in workers:
         assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
     for worker in workers:
         worker.wait(timeout=120)
         assert worker.returncode == 0, worker.stderr.read()
-    assert len(fake_telnyx.messages) == 300
-    _assert_each_sent_once(fake_telnyx, pg_url, ids)
+    assert len(fake_sms.messages) == 300
+    _assert_each_sent_once(fake_sms, pg_url, ids)
 
 
-def test_killed_worker_claims_are_taken_over_after_the_lease(pg_url):
-    fake = FakeTelnyx(latency=0.2).start()
+@both_providers
+def test_killed_worker_claims_are_taken_over_after_the_lease(pg_url, provider):
+    # The fakes take a message on arrival and answer 0.2 s later: the kill strands sent but unrecorded rows.
+    fake = (FakeTwilio if provider == "twilio" else FakeTelnyx)(latency=0.2).start()
     try:
         ids = _insert_due(pg_url, 120)
-        victim = _worker(pg_url, fake, lease=4)
+        victim = _worker(pg_url, fake, lease=4, provider=provider)
         assert victim.stdout.readline().strip() == "ready"
         assert fake.wait_for(lambda sent: len(sent) >= 10, timeout=30)
         victim.send_signal(signal.SIGKILL)
@@ -117,10 +130,12 @@ def test_killed_worker_claims_are_taken_over_after_the_lease(pg_url):
             stranded = session.scalar(select(func.count()).where(Reminder.status == Status.SENDING))
         engine.dispose()
         assert stranded > 0  # the kill left claimed rows behind
-        survivor = _worker(pg_url, fake, lease=4, idle=1)
+        survivor = _worker(pg_url, fake, lease=4, idle=1, provider=provider)
         survivor.wait(timeout=120)
         assert survivor.returncode == 0, survivor.stderr.read()
         _assert_each_sent_once(fake, pg_url, ids)
+        if provider == "twilio":  # each stranded row was looked up before it was sent again
+            assert len(fake.lookups) >= stranded
     finally:
         fake.stop()
 

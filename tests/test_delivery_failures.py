@@ -1,4 +1,6 @@
-"""Telnyx failures: retried with backoff (honouring Retry-After), or failed at once; the owner is told.
+"""Provider failures: retried with backoff (honouring Retry-After), or failed at once; the owner is told.
+
+Each test with a fake runs for Telnyx and for Twilio (``@both_providers``).
 
 And the outbound rate: the per-instance limit holds, and a 429 holds back every send, not just its own.
 The dispatcher and its token bucket run on one virtual time, so these tests read when the limiter let
@@ -17,14 +19,16 @@ import pytest
 
 from bot.delivery.dispatcher import Dispatcher, next_due_at
 from bot.delivery.ratelimit import TokenBucket
-from bot.delivery.transport import ConsoleTransport, SendResult, TelnyxTransport, Transport
+from bot.delivery.transport import ConsoleTransport, SendResult, Transport
 from bot.settings import load_settings
 from bot.storage import lifecycle
 from bot.storage.db import make_engine, make_session_factory, upgrade_database
 from bot.storage.models import Reminder, Status
 from bot.timeutil import utc_now
-from tests.conftest import ALICE, BOB, BOT_NUMBER, wait_until
+from bot.service import make_transport
+from tests.conftest import ALICE, BOB, both_providers, wait_until
 from tests.fake_telnyx import Reply
+from tests.providers import ACCEPTED, REFUSALS, sending_settings
 
 
 class VirtualTime:
@@ -72,7 +76,7 @@ class VirtualTime:
 
 
 class StampedTransport:
-    """The Telnyx transport, stamping each send with the bucket time at which its token was granted."""
+    """A provider's transport, stamping each send with the bucket time at which its token was granted."""
 
     def __init__(self, transport: Transport, time: VirtualTime) -> None:
         self.transport = transport
@@ -83,6 +87,9 @@ class StampedTransport:
     @property
     def ready(self) -> bool:
         return self.transport.ready
+
+    def __getattr__(self, name: str) -> object:  # Twilio's find_sent passes through
+        return getattr(self.transport, name)
 
     def send(self, *, from_number: str, to: str, text: str, idempotency_key: str) -> SendResult:
         with self._lock:
@@ -96,24 +103,23 @@ def virtual_time() -> VirtualTime:
 
 
 @pytest.fixture
-def make_delivery(tmp_path, fake_telnyx, virtual_time):
+def make_delivery(tmp_path, fake_sms, provider, virtual_time):
     made = []
 
     def make(**overrides):
         settings = load_settings(overrides={
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "TELNYX_API_KEY": "KEY_X",
-            "TELNYX_PHONE_NUMBER": BOT_NUMBER, "RETRY_BASE_SECONDS": 0.05, "RETRY_MAX_SECONDS": 0.2,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", **sending_settings(provider, fake_sms.url),
+            "RETRY_BASE_SECONDS": 0.05, "RETRY_MAX_SECONDS": 0.2,
             "MAX_SEND_ATTEMPTS": 4, "SEND_TIMEOUT_SECONDS": 0.5, "OUTBOUND_RATE_PER_SECOND": 0, **overrides,
         })
         engine = make_engine(settings.database_url)
         upgrade_database(engine)
-        transport = StampedTransport(TelnyxTransport("KEY_X", fake_telnyx.url, settings.send_timeout_seconds),
-                                     virtual_time)
+        transport = StampedTransport(make_transport(settings), virtual_time)
         rate = TokenBucket(settings.outbound_rate_per_second, clock=virtual_time.monotonic, wait=virtual_time.wait)
         dispatcher = Dispatcher(make_session_factory(engine), transport, settings, virtual_time.utc, rate=rate)
         made.append((dispatcher, engine))
         # The SDK loads in the background, for seconds on a busy machine; the tests' deadlines are for delivery.
-        assert wait_until(lambda: transport.ready, timeout=60), "the Telnyx SDK did not load"
+        assert wait_until(lambda: transport.ready, timeout=60), "the provider's SDK did not load"
         return dispatcher
 
     yield make
@@ -154,72 +160,83 @@ def _row(dispatcher, reminder_id):
         return session.get(Reminder, reminder_id)
 
 
-def test_429_with_retry_after_is_retried_after_the_pause(delivery, run_until, fake_telnyx):
-    fake_telnyx.push(Reply(429, headers={"Retry-After": "1"}))
+@both_providers
+def test_429_with_retry_after_is_retried_after_the_pause(delivery, run_until, fake_sms, provider):
+    fake_sms.push(Reply(429, headers={"Retry-After": "1"}))
     reminder_id = _queue(delivery)
     assert run_until(delivery, lambda: _row(delivery, reminder_id).status == Status.SENT)
-    attempts = fake_telnyx.messages
-    assert [m.status for m in attempts] == [429, 200]
-    assert attempts[0].idempotency_key == attempts[1].idempotency_key  # Telnyx can dedupe the retry
+    attempts = fake_sms.messages
+    assert [m.status for m in attempts] == [429, ACCEPTED[provider]]
+    if provider == "telnyx":
+        assert attempts[0].idempotency_key == attempts[1].idempotency_key  # Telnyx can dedupe the retry
+    else:
+        assert len(fake_sms.lookups) == 1  # Twilio cannot: the retry asked first whether an earlier one went out
     first, retry = delivery.transport.granted_at
     assert retry - first == pytest.approx(1.0)  # Retry-After honoured: let go when it ended, not before
 
 
-def test_5xx_and_timeouts_are_retried_then_sent(delivery, run_until, fake_telnyx):
-    fake_telnyx.push(Reply(500), Reply(503), Reply(200, delay=1.5))  # the third times out client-side
+@both_providers
+def test_5xx_and_timeouts_are_retried_then_sent(delivery, run_until, fake_sms):
+    fake_sms.push(Reply(500), Reply(503), Reply(200, delay=1.5))  # the third times out client-side
     reminder_id = _queue(delivery)
     assert run_until(delivery, lambda: _row(delivery, reminder_id).status == Status.SENT)
-    assert [m.status for m in fake_telnyx.messages][:2] == [500, 503]
-    # The timed-out attempt may have gone through; the retry carries the same Idempotency-Key.
-    assert len(fake_telnyx.delivered(BOB)) == 1
+    assert [m.status for m in fake_sms.messages][:2] == [500, 503]
+    # The timed-out attempt went through: the retry carries the same Idempotency-Key (Telnyx), or
+    # finds it in the message list and does not send again (Twilio).
+    assert len(fake_sms.delivered(BOB)) == 1
 
 
-def test_permanent_4xx_fails_at_once_and_tells_the_owner(delivery, run_until, fake_telnyx):
-    fake_telnyx.push(Reply(400, body={"errors": [{"code": "40310", "title": "Invalid 'to' address"}]}))
+@both_providers
+def test_permanent_4xx_fails_at_once_and_tells_the_owner(delivery, run_until, fake_sms, provider):
+    refusal, code = REFUSALS[provider, "invalid_number"]
+    fake_sms.push(refusal)
     reminder_id = _queue(delivery)
     assert run_until(delivery, lambda: _row(delivery, reminder_id).status == Status.FAILED)
     row = _row(delivery, reminder_id)
-    assert "40310" in row.error and row.owner_notified
-    assert run_until(delivery, lambda: len(fake_telnyx.delivered(ALICE)) == 1)
-    notice = fake_telnyx.delivered(ALICE)[0].text
+    assert code in row.error and row.owner_notified
+    assert run_until(delivery, lambda: len(fake_sms.delivered(ALICE)) == 1)
+    notice = fake_sms.delivered(ALICE)[0].text
     assert f"#{reminder_id}" in notice and "could not be delivered" in notice
-    assert len([m for m in fake_telnyx.messages if m.to == BOB]) == 1  # no retry of a permanent error
+    assert len([m for m in fake_sms.messages if m.to == BOB]) == 1  # no retry of a permanent error
 
 
-def test_exhausted_retries_fail_and_notify_once(delivery, run_until, fake_telnyx):
-    fake_telnyx.rule = lambda request: Reply(500) if request.get("to") == BOB else None
+@both_providers
+def test_exhausted_retries_fail_and_notify_once(delivery, run_until, fake_sms):
+    fake_sms.rule = lambda request: Reply(500) if request.get("to") == BOB else None
     reminder_id = _queue(delivery)
     assert run_until(delivery, lambda: _row(delivery, reminder_id).status == Status.FAILED)
-    assert len([m for m in fake_telnyx.messages if m.to == BOB]) == 4  # MAX_SEND_ATTEMPTS
-    assert run_until(delivery, lambda: len(fake_telnyx.delivered(ALICE)) >= 1)
+    assert len([m for m in fake_sms.messages if m.to == BOB]) == 4  # MAX_SEND_ATTEMPTS
+    assert run_until(delivery, lambda: len(fake_sms.delivered(ALICE)) >= 1)
     delivery.tick()
-    assert len(fake_telnyx.delivered(ALICE)) == 1
+    assert len(fake_sms.delivered(ALICE)) == 1
 
 
-def test_owner_is_not_told_when_they_are_the_unreachable_one(delivery, run_until, fake_telnyx):
-    fake_telnyx.push(Reply(400, body={"errors": [{"code": "40300", "title": "Blocked due to STOP message"}]}))
+@both_providers
+def test_owner_is_not_told_when_they_are_the_unreachable_one(delivery, run_until, fake_sms, provider):
+    fake_sms.push(REFUSALS[provider, "opted_out"][0])
     reminder_id = _queue(delivery, owner=ALICE, recipient=ALICE)
     assert run_until(delivery, lambda: _row(delivery, reminder_id).status == Status.FAILED)
     assert _row(delivery, reminder_id).error == "opted_out"
     delivery.tick()
-    assert len(fake_telnyx.messages) == 1
+    assert len(fake_sms.messages) == 1
 
 
-def test_recurring_reminder_is_rescheduled_in_the_same_transaction(delivery, run_until, fake_telnyx):
+@both_providers
+def test_recurring_reminder_is_rescheduled_in_the_same_transaction(delivery, run_until, fake_sms):
     now = delivery.clock()
     with delivery.session_factory() as session, session.begin():
         reminder = lifecycle.schedule(session, owner=ALICE, recipient=ALICE, text="stretch",
                                       send_at=now - timedelta(days=3, minutes=10), now=now,
                                       zone="America/New_York", recurrence="FREQ=DAILY")
         reminder_id = reminder.id
-    assert run_until(delivery, lambda: len(fake_telnyx.delivered(ALICE)) == 1)
+    assert run_until(delivery, lambda: len(fake_sms.delivered(ALICE)) == 1)
     row = _row(delivery, reminder_id)
     assert row.status == Status.SCHEDULED and row.occurrence == 1
     now = delivery.clock()
     assert now < row.send_at <= now + timedelta(days=1)  # missed ones collapse into one
-    assert "late, was due" in fake_telnyx.delivered(ALICE)[0].text
+    assert "late, was due" in fake_sms.delivered(ALICE)[0].text
     delivery.tick()
-    assert len(fake_telnyx.delivered(ALICE)) == 1
+    assert len(fake_sms.delivered(ALICE)) == 1
 
 
 def _queue_many(dispatcher, count):
@@ -234,31 +251,33 @@ def _all_sent(dispatcher, ids):
         return all(session.get(Reminder, i).status == Status.SENT for i in ids)
 
 
-def test_outbound_rate_limit_is_respected(make_delivery, run_until, fake_telnyx):
+@both_providers
+def test_outbound_rate_limit_is_respected(make_delivery, run_until, fake_sms):
     dispatcher = make_delivery(OUTBOUND_RATE_PER_SECOND=20, DISPATCH_CONCURRENCY=8)
     ids = _queue_many(dispatcher, 40)
     assert run_until(dispatcher, lambda: _all_sent(dispatcher, ids))
     granted = dispatcher.transport.granted_at
-    assert len(granted) == len(fake_telnyx.messages) == 40
+    assert len(granted) == len(fake_sms.messages) == 40
     # Eight threads asked at once; the bucket let one send go every 1/20 s, evenly, with no burst.
     # (A send that skipped the bucket would carry its thread's previous stamp: a duplicate here.)
     assert sorted(granted) == pytest.approx([n / 20 for n in range(40)])
 
 
-def test_429_pauses_every_send_for_retry_after(make_delivery, run_until, virtual_time, fake_telnyx):
+@both_providers
+def test_429_pauses_every_send_for_retry_after(make_delivery, run_until, virtual_time, fake_sms):
     dispatcher = make_delivery(DISPATCH_CONCURRENCY=4)  # no rate limit: the pause alone holds sends back
-    fake_telnyx.push(Reply(429, headers={"Retry-After": "1"}))
+    fake_sms.push(Reply(429, headers={"Retry-After": "1"}))
 
     def hold_until_paused(request) -> None:  # then answer as usual
         # Sends on the other threads stay on the wire until the bucket has held someone back, so
         # none of them comes back and asks for another token before the pause has begun.
         virtual_time.waited.wait(timeout=0.4)  # within SEND_TIMEOUT_SECONDS
 
-    fake_telnyx.rule = hold_until_paused
+    fake_sms.rule = hold_until_paused
     ids = _queue_many(dispatcher, 30)
     assert run_until(dispatcher, lambda: _all_sent(dispatcher, ids))
-    assert len(fake_telnyx.delivered()) == 30
-    assert len(fake_telnyx.messages) == 31  # the throttled one was retried, once, and nothing else went twice
+    assert len(fake_sms.delivered()) == 30
+    assert len(fake_sms.messages) == 31  # the throttled one was retried, once, and nothing else went twice
     granted = dispatcher.transport.granted_at
     # Time stands still until the 429's pause, so what went before it went at 0: the throttled
     # send and at most one send on each of the three other threads. Nothing went inside the pause.

@@ -29,7 +29,7 @@ def test_a_parser_failure_is_logged_at_error_without_the_text(caplog):
     assert record.levelno == logging.ERROR
     logged = record.getMessage()
     assert f"{len(text)}-character message" in logged and "ZoneInfoNotFoundError" in logged
-    assert "Traceback (most recent call last)" in logged and "in read_command" in logged
+    assert "Traceback (most recent call last)" in logged and "in read_turn" in logged
     for private in (*NUMBER_FORMS, "0147", "about the biopsy"):
         assert private not in logged
 

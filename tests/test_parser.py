@@ -116,7 +116,8 @@ def test_help_text_fits_two_gsm7_segments_and_offers_only_stop() -> None:
     assert "Text STOP to opt out" in HELP_TEXT
     for keyword in ("CANCEL", "END", "QUIT", "UNSUBSCRIBE", "STOPALL", "HELP", "START", "INFO"):
         assert keyword not in HELP_TEXT
-    assert "cancel <id>" in HELP_TEXT
+    # Issue 14: a message that starts with "cancel" is easily taken for an opt-out, so help offers "delete".
+    assert "delete <id>" in HELP_TEXT and "cancel" not in HELP_TEXT.lower()
 
 
 @pytest.mark.parametrize("text", ["remind me blorp: x", "cancel", "delete", "tz nowhere", "hello",
@@ -153,3 +154,43 @@ def test_import_does_not_load_dateparser() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False"
+
+
+# A run of spaces before the end of a message: strip_noise once ran its trailing-noise regex over
+# the whole text, quadratic in the run (0.5 s for each of these on a quiet machine, so 20 s for the
+# lot). Matched only at the end now, the test takes a fraction of a second; the marker allows a
+# quarter of the quadratic cost, far beyond what machine load adds.
+SPACE_RUNS = [f"call mom{' ' * 1990}{end}" for end in ("thanks", "x", ",", "- please")] + [
+    "a" + " " * 1998 + "b", "," * 1999 + "x", "call" + " ," * 995 + "x", "- " * 999 + "x"] * 5
+
+
+@pytest.mark.timeout(5)
+def test_a_long_run_of_spaces_is_read_in_linear_time() -> None:
+    from bot.language.keywords import strip_noise
+
+    stripped = [strip_noise(text) for text in SPACE_RUNS]
+    assert stripped[0] == "call mom" and stripped[3] == "call mom"  # the trailing thanks is noise still
+    assert stripped[1].endswith(" x") and len(stripped[1]) == len("call mom") + 1990 + 1
+    now = datetime.fromisoformat("2026-06-10T10:30:00-04:00")
+    for text in SPACE_RUNS[:8]:
+        assert isinstance(parse(text, now, "America/New_York", "+12125550147"), (Error, Remind))
+
+
+# --- The API reads "when" with the parser: where an SMS would ask back, a request is refused ----------
+
+@pytest.mark.parametrize("phrase, message", [
+    ("at 5", "ambiguous time: 5:00 AM or 5:00 PM (Wed Dec 2)? Give am/pm or a 24-hour time."),
+    ("friday at midnight", 'ambiguous time: Fri Dec 4 at 12:00 AM or Sat Dec 5 at 12:00 AM? '
+                           'Give the date and the time, like "dec 4 at 12am".'),
+    ("9.30", 'ambiguous time: Tue Dec 1 at 9:30 PM or Thu Sep 30 at 9:00 AM? '
+             'Give the date and the time, like "dec 1 at 9:30pm".'),
+], ids=["bare-hour", "midnight-of-a-day", "dotted-time-or-date"])
+def test_an_api_when_with_two_readings_is_refused_with_both(phrase: str, message: str) -> None:
+    from bot.api.messages import InvalidRequest, When, send_time
+
+    now = datetime.fromisoformat("2026-12-01T20:49:00-05:00")
+    with pytest.raises(InvalidRequest) as refused:
+        send_time(When(phrase, "America/New_York"), "+12125550147", now, "when")
+    assert (refused.value.code, refused.value.message, refused.value.field) == ("ambiguous_when", message, "when")
+    assert send_time(When("tomorrow 5pm", "America/New_York"), "+12125550147", now, "when") == datetime.fromisoformat(
+        "2026-12-02T17:00:00-05:00")

@@ -7,10 +7,11 @@ from datetime import timedelta
 from bot.storage import lifecycle
 from bot.storage.models import Reminder, Status
 from bot.timeutil import utc_now
-from tests.conftest import ALICE, BOB, settle
+from tests.conftest import ALICE, BOB, both_providers, settle
 
 
-def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_telnyx):
+@both_providers
+def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_sms):
     first = app_factory(RUN_DISPATCHER=False)
     bot = first.extensions["bot"]
     now = utc_now()
@@ -24,12 +25,12 @@ def test_reminders_survive_a_restart_and_are_sent_once(app_factory, fake_telnyx)
     bot.engine.dispose()
 
     second = app_factory()
-    assert fake_telnyx.wait_for(lambda sent: len(sent) >= 6, timeout=10)
+    assert fake_sms.wait_for(lambda sent: len(sent) >= 6, timeout=10)
     settle(second)
-    assert len(fake_telnyx.messages) == 6
-    texts = sorted(m.text for m in fake_telnyx.delivered(ALICE))
-    assert texts == [f"Reminder: task {n}" for n in range(5)]
-    late = [m.text for m in fake_telnyx.delivered(BOB)]
-    assert len(late) == 1 and "late, was due" in late[0] and late[0].endswith(": overdue")
+    assert len(fake_sms.messages) == 6
+    texts = sorted(m.text for m in fake_sms.delivered(ALICE))
+    assert texts == [f'Reminder: task {n}\nReply "snooze 10" or "done".' for n in range(5)]
+    late = [m.text for m in fake_sms.delivered(BOB)]
+    assert len(late) == 1 and "late, was due" in late[0] and late[0].endswith(': overdue\nReply "snooze 10" or "done".')
     with second.extensions["bot"].session_factory() as session:
         assert {session.get(Reminder, i).status for i in ids + [overdue]} == {Status.SENT}

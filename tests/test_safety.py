@@ -9,17 +9,17 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Contact, Kind, Reminder, Status
-from tests.conftest import ALICE, BOB, nth_message_to, post_signed, send_sms, settle, wait_until
+from tests.conftest import ALICE, BOB, both_providers, nth_message_to, post_signed, send_sms, settle, wait_until
 from tests.signing import message_received
 
 CAROL = "+13105550123"
 ID = re.compile(r"#([a-z0-9]{4,8})")
 
 
-def _any_reply(fake_telnyx, count: int) -> str:
+def _any_reply(fake, count: int) -> str:
     """Wait for ``count`` replies to Alice and return them joined (their order is not guaranteed)."""
-    nth_message_to(fake_telnyx, ALICE, count)
-    return "\n".join(m.text for m in fake_telnyx.delivered(ALICE))
+    nth_message_to(fake, ALICE, count)
+    return "\n".join(m.text for m in fake.delivered(ALICE))
 
 
 def _reminders(app, **filters):
@@ -31,42 +31,46 @@ def _reminders(app, **filters):
 
 
 @pytest.mark.parametrize("keyword", ["STOP", "stop", "StopAll", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
-def test_opt_out_keywords_confirm_once_then_silence(app, client, signer, fake_telnyx, keyword):
+@both_providers
+def test_opt_out_keywords_confirm_once_then_silence(app, client, signer, fake_sms, keyword):
     send_sms(client, signer, keyword)
-    confirmation = nth_message_to(fake_telnyx, ALICE).text
+    confirmation = nth_message_to(fake_sms, ALICE).text
     assert "unsubscribed" in confirmation and "START" in confirmation
     for text in ("help", "list", "remind me in 1 second: x", keyword):
         assert send_sms(client, signer, text)["status"] == "ignored"
     settle(app)
-    assert len(fake_telnyx.messages) == 1
+    assert len(fake_sms.messages) == 1
     assert _reminders(app) == []
 
 
-def test_start_opts_back_in(client, signer, fake_telnyx):
+@both_providers
+def test_start_opts_back_in(client, signer, fake_sms):
     send_sms(client, signer, "STOP")
     send_sms(client, signer, "UNSTOP")
-    assert "Welcome back" in nth_message_to(fake_telnyx, ALICE, 2).text
+    assert "Welcome back" in nth_message_to(fake_sms, ALICE, 2).text
     send_sms(client, signer, "remind me in 1 second: back")
-    assert nth_message_to(fake_telnyx, ALICE, 4).text == "Reminder: back"
+    assert nth_message_to(fake_sms, ALICE, 4).text == 'Reminder: back\nReply "snooze 10" or "done".'
 
 
-def test_reminders_for_an_opted_out_number_are_refused_when_set(app, client, signer, fake_telnyx):
+@both_providers
+def test_reminders_for_an_opted_out_number_are_refused_when_set(app, client, signer, fake_sms):
     # Consent is known at set time; an opt-out after setting: tests/test_consent.py.
     send_sms(client, signer, "STOP", sender=BOB)
-    nth_message_to(fake_telnyx, BOB)
+    nth_message_to(fake_sms, BOB)
     send_sms(client, signer, "remind 646-555-0199 in 1 second: one")
     send_sms(client, signer, "remind 646-555-0199 in 1 second: two")
-    refusals = _any_reply(fake_telnyx, 2)
+    refusals = _any_reply(fake_sms, 2)
     assert refusals.count("+1 646-555-0199 has opted out of messages from this number") == 2
     assert _reminders(app) == []
     settle(app)
-    assert len(fake_telnyx.delivered(BOB)) == 1  # only the STOP confirmation
+    assert len(fake_sms.delivered(BOB)) == 1  # only the STOP confirmation
 
 
-def test_opt_out_survives_a_restart(app_factory, signer, fake_telnyx):
+@both_providers
+def test_opt_out_survives_a_restart(app_factory, signer, fake_sms):
     first = app_factory()
     send_sms(first.test_client(), signer, "STOP")
-    nth_message_to(fake_telnyx, ALICE)
+    nth_message_to(fake_sms, ALICE)
     first.extensions["bot"].shutdown()
     second = app_factory()
     assert send_sms(second.test_client(), signer, "help")["status"] == "ignored"
@@ -74,9 +78,10 @@ def test_opt_out_survives_a_restart(app_factory, signer, fake_telnyx):
         assert session.get(Contact, ALICE).opted_out_at is not None
 
 
-def test_help_says_how_to_opt_out_and_never_suggests_a_bare_cancel(client, signer, fake_telnyx):
+@both_providers
+def test_help_says_how_to_opt_out_and_never_suggests_a_bare_cancel(client, signer, fake_sms):
     send_sms(client, signer, "HELP")
-    reply = nth_message_to(fake_telnyx, ALICE).text
+    reply = nth_message_to(fake_sms, ALICE).text
     assert "STOP" in reply
     assert not re.search(r'(text|reply)\s+"?cancel"?(\s*[.,]|$)', reply, re.IGNORECASE)
 
@@ -88,7 +93,7 @@ def test_only_the_first_message_to_a_new_recipient_introduces_the_sender(app_fac
     assert "+1 212-555-0147" in first and "STOP" in first
     send_sms(client, signer, "remind 646-555-0199 in 1 second: second")
     second = nth_message_to(fake_telnyx, BOB, 2).text
-    assert second == "Reminder from +1 212-555-0147: second"
+    assert second == 'Reminder from +1 212-555-0147: second\nReply "snooze 10" or "done".'
 
 
 def test_third_party_reminders_can_be_switched_off(app_factory, signer, fake_telnyx):
@@ -140,14 +145,15 @@ def test_allowlist_refuses_outsiders_once_a_day(app_factory, signer, fake_telnyx
     assert [r.owner for r in _reminders(app)] == [ALICE]
 
 
-def test_outsiders_can_still_opt_out_under_an_allowlist(app_factory, signer, fake_telnyx):
+@both_providers
+def test_outsiders_can_still_opt_out_under_an_allowlist(app_factory, signer, fake_sms):
     app = app_factory(ALLOWED_SENDERS=ALICE)
     client = app.test_client()
     send_sms(client, signer, "STOP", sender=BOB)
-    assert "unsubscribed" in nth_message_to(fake_telnyx, BOB).text
+    assert "unsubscribed" in nth_message_to(fake_sms, BOB).text
     assert send_sms(client, signer, "help", sender=BOB)["status"] == "ignored"  # and then silence
     settle(app)
-    assert len(fake_telnyx.delivered(BOB)) == 1
+    assert len(fake_sms.delivered(BOB)) == 1
 
 
 def test_control_characters_are_stripped_from_stored_text(app, client, signer, fake_telnyx):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.storage.models import InboundMessage, Reminder
-from tests.conftest import ALICE, json_of, post_signed
+from tests.conftest import ALICE, json_of, post_signed, settle, wait_until
 from tests.signing import WebhookSigner, encode, message_received
 
 
@@ -21,8 +21,8 @@ def _stored(app) -> tuple[int, int]:
 def test_signed_event_is_accepted(app, client, signer):
     response = post_signed(client, signer, message_received("list", ALICE))
     assert response.status_code == 200
-    assert json_of(response)["status"] == "handled"
-    assert _stored(app) == (1, 1)  # the reply is queued, the message remembered
+    assert json_of(response)["status"] == "accepted"  # stored; handled off the request
+    assert wait_until(lambda: _stored(app) == (1, 1))  # the reply is queued, the message remembered
 
 
 @pytest.mark.parametrize("headers", [
@@ -74,8 +74,9 @@ def test_replay_within_window_is_idempotent(app, client, signer, fake_telnyx):
     first = client.post("/webhooks/telnyx", data=body, headers=headers)
     replay = client.post("/webhooks/telnyx", data=body, headers=headers)
     assert first.status_code == replay.status_code == 200
-    assert json_of(first)["status"] == "handled"
+    assert json_of(first)["status"] == "accepted"
     assert json_of(replay)["status"] == "duplicate"
+    settle(app)
     assert _stored(app) == (2, 1)  # one reminder, one reply
 
 

@@ -39,7 +39,9 @@ _E164 = {"type": "string", "pattern": scheduled.E164.pattern,
 _MESSAGE = {"type": "string", "minLength": 1, "maxLength": scheduled.MAX_MESSAGE_LENGTH,
             "description": f"The text to send, at most {scheduled.MAX_MESSAGE_LENGTH} characters. As in an SMS "
                            "command, control characters (newlines too) become a space, invisible ones are "
-                           "dropped and the ends are trimmed; the rest is sent as written."}
+                           "dropped and the ends are trimmed; the rest is sent as written. With its label it "
+                           "must fit 10 SMS segments (153 GSM-7 characters each, 67 once one character needs "
+                           "UCS-2), else 400 message_too_long, unless the operator set AUTO_CHUNK."}
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "Retrying with the same key returns the job the first request created (status 201, "

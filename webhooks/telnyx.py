@@ -5,8 +5,10 @@ nothing else (a database that does not answer: 503). An event the bot cannot use
 (not JSON, nested too deep, a 5,000-digit number, a missing field, a wrong type, an
 id with a NUL or a lone surrogate, which neither PostgreSQL nor UTF-8 can hold)
 gets a 400 that says which field; an event type the bot does not handle gets 200
-``ignored``. The text of a message is read as leniently as a phone shows it: a lone
-surrogate (half an emoji) becomes U+FFFD and the parser drops control characters.
+``ignored``. A message is answered ``accepted`` as soon as it is stored (``duplicate`` when
+its id was stored before); the bot reads it and queues its reply moments later. The text of
+a message is read as leniently as a phone shows it: a lone surrogate (half an emoji)
+becomes U+FFFD and the parser drops control characters.
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def receive_event() -> ResponseReturnValue:
     data = _field(body, "data", "data")
     event_type = _string(_field(data, "event_type", "data.event_type"), "data.event_type")
     if event_type == "message.received":
-        outcome = bot.handle_sms(inbound_sms_from_event(data))
-        return jsonify(status=outcome.status, command=outcome.command)
+        # 200 once the message is stored: the reply is worked out off the request (bot.conversation.inbox).
+        return jsonify(status=bot.receive_sms(inbound_sms_from_event(data)))
     if event_type in ("message.sent", "message.finalized"):
         return jsonify(status="recorded" if _record_status(bot, data) else "unknown_message")
     return jsonify(status="ignored", event_type=event_type[:64])

@@ -23,8 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.storage import queries
-from bot.language.commands import MAX_DAYS_AHEAD, MAX_TEXT_LENGTH, Remind
+from bot.language.commands import MAX_DAYS_AHEAD, MAX_TEXT_LENGTH, Ask, Remind
 from bot.language.commands import Error as ParseError
+from bot.language import wording
+from bot.language.segments import MAX_SEGMENTS, segment_count
 from bot.language.when import ceil_second
 from bot.storage.db import SessionFactory
 from bot.ids import is_valid_id
@@ -147,10 +149,26 @@ class ApiLimits:
     max_new_per_hour: int
     max_pending: int
     max_recipients_per_day: int
+    # A message must go out in MAX_SEGMENTS with its label, unless AUTO_CHUNK sends it in parts.
+    auto_chunk: bool = False
+    brand_name: str | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> "ApiLimits":
-        return cls(settings.api_max_new_per_hour, settings.api_max_pending, settings.api_max_recipients_per_day)
+        return cls(settings.api_max_new_per_hour, settings.api_max_pending, settings.api_max_recipients_per_day,
+                   settings.auto_chunk, settings.brand_name)
+
+
+def check_segments(text: str, limits: ApiLimits, field: str = "message") -> None:
+    """Refuse a text that would take more than MAX_SEGMENTS SMS segments with the label it may get."""
+    if limits.auto_chunk:
+        return
+    segments = segment_count(wording.api_prefix(True, limits.brand_name) + text)
+    if segments > MAX_SEGMENTS:
+        raise InvalidRequest(
+            "message_too_long", f"{field} would take {segments} SMS segments to send with its label; the most is "
+            f"{MAX_SEGMENTS} (153 GSM-7 characters each, or 67 when one character, like an emoji, needs UCS-2).",
+            field)
 
 
 def check_recipient(session: Session, recipient: str) -> None:
@@ -283,6 +301,9 @@ def _read_phrase(timing: When, recipient: str, now: datetime, field: str) -> dat
     command = parse(f"remind me {timing.phrase}: x", now, timing.zone, recipient)
     if isinstance(command, ParseError):
         raise InvalidRequest("invalid_when", f"Could not read {field}: {command.error}", field)
+    if isinstance(command, Ask):  # an SMS would ask back ("5 AM or 5 PM?"); a request says which
+        times = [option.send_at for option in command.question.options]
+        raise InvalidRequest("ambiguous_when", wording.unclear_when(times, timing.zone), field)
     if not isinstance(command, Remind):
         raise InvalidRequest("invalid_when", f'Could not read {field} as a time, like "tomorrow 9am" '
                              'or "in 2 hours".', field)
@@ -317,6 +338,8 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
                 return _replay(existing, request)
     send_at = send_time(request.timing, request.recipient, now, request.time_field)
     check_send_time(send_at, now, request.time_field)
+    if limits is not None:
+        check_segments(request.text, limits)
     zone = request.timing.zone if isinstance(request.timing, When) else "UTC"
     try:
         with session_factory() as session, session.begin():

@@ -1,7 +1,9 @@
 """The inbound pipeline shared by the webhook and the chat REPL.
 
 One inbound SMS is handled in one transaction: remember its id (so a retried or
-duplicated webhook does nothing), parse it, run its command, queue the reply.
+duplicated webhook does nothing), parse it with the question the number was
+asked (stored, see bot.storage.queries.load_question), run its command, keep the
+question still open, queue the reply (none for a thanks or an emoji).
 The reply is sent by the dispatcher, so the webhook answers in milliseconds.
 """
 
@@ -15,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from bot.storage import queries
 from bot.language import wording
-from bot.language.commands import Command, Error, Start, Stop, Yes, command_name
+from bot.language.commands import Error, Question, Start, Stop, Turn, Yes, command_name
+from bot.language.parser import converse
 from bot.storage.db import SessionFactory
 from bot.conversation.handlers import HandlerContext, dispatch
 from bot.storage import lifecycle
 from bot.storage.models import Kind, Source
-from bot.language.parser import parse
 from bot.phones import is_short_code_or_alphanumeric, mask_number, zone_for_number
 from bot.settings import Settings
 
@@ -50,11 +52,16 @@ class InboundOutcome:
 
 
 def handle_inbound(message: InboundSms, *, session_factory: SessionFactory, settings: Settings,
-                   now: datetime) -> InboundOutcome:
-    """Handle one inbound SMS exactly once and queue at most one reply."""
-    if message.sender == settings.telnyx_phone_number or is_short_code_or_alphanumeric(message.sender):
+                   now: datetime, session: Session | None = None) -> InboundOutcome:
+    """Handle one inbound SMS exactly once and queue at most one reply.
+
+    In a transaction of its own, or in ``session``'s open one (the inbox marks its row done in it).
+    """
+    if message.sender == settings.from_number or is_short_code_or_alphanumeric(message.sender):
         # Never answer ourselves, short codes or alphanumeric senders: no loops with other bots.
         return InboundOutcome("ignored", reason="sender is not a person's number")
+    if session is not None:
+        return _handle_in_transaction(session, message, settings, now)
     with session_factory() as session, session.begin():
         return _handle_in_transaction(session, message, settings, now)
 
@@ -65,14 +72,18 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
     # command afterwards); parsing is pure, so a duplicate only costs the parse.
     known = queries.contact_state(session, message.sender)
     zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
-    command = _parse_within_limits(message.text, now, zone, message.sender, settings)
-    outcome = _answer(session, message, command, known, zone, settings, now)
+    # The question this number was asked, if any: stored, so the answer may reach any instance.
+    asked = queries.load_question(session, message.sender) if known is not None else None
+    turn = _converse_within_limits(message.text, now, zone, message.sender, asked, settings)
+    command = turn.command
+    outcome = _answer(session, message, turn, asked, known, zone, settings, now)
     # Counted for a retried webhook too: the parser failed (and logged) again.
     return replace(outcome, parser_failed=True) if isinstance(command, Error) and command.internal else outcome
 
 
-def _answer(session: Session, message: InboundSms, command: Command, known: queries.ContactState | None,
-            zone: str, settings: Settings, now: datetime) -> InboundOutcome:
+def _answer(session: Session, message: InboundSms, turn: Turn, asked: Question | None,
+            known: queries.ContactState | None, zone: str, settings: Settings, now: datetime) -> InboundOutcome:
+    command = turn.command
     name = command_name(command)
     if not queries.add_inbound(session, message.message_id, message.event_id, message.sender, now, name):
         return InboundOutcome("duplicate")  # the same message or event again: a retried webhook
@@ -86,19 +97,24 @@ def _answer(session: Session, message: InboundSms, command: Command, known: quer
             and not isinstance(command, (Stop, Start, Yes))):
         return _refuse_outsider(session, contact, message.sender, now, name)
 
-    context = HandlerContext(session, message.sender, contact, zone, now, settings)
+    context = HandlerContext(session, message.sender, contact, zone, now, settings, question=turn.pending)
     reply = dispatch(command, context)
+    if context.question != asked:  # a handler may drop the question it was asked to keep (nothing to delete)
+        queries.store_question(session, message.sender, context.question, now)
+    log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), name)
+    if reply is None:  # thanks, ok, an emoji: an answer would only cost the sender a message
+        return InboundOutcome("handled", command=name, created=tuple(context.created))
     lifecycle.schedule(session, recipient=message.sender, text=reply, send_at=now, now=now, owner=None,
                        zone=zone, kind=Kind.REPLY, source=Source.OPTOUT if isinstance(command, Stop) else Source.BOT)
-    log.info("inbound %s from %s: %s", message.message_id, mask_number(message.sender), name)
     return InboundOutcome("handled", command=name, reply=reply, created=tuple(context.created))
 
 
-def _parse_within_limits(text: str, now: datetime, zone: str, sender: str, settings: Settings) -> Command:
+def _converse_within_limits(text: str, now: datetime, zone: str, sender: str, asked: Question | None,
+                            settings: Settings) -> Turn:
     if len(text) > settings.max_command_length:
-        return Error(f"Sorry, that message is too long for me ({len(text)} characters). "
-                     f"Keep commands under {settings.max_command_length} characters.")
-    return parse(text, now, zone, sender)
+        return Turn(Error(f"Sorry, that message is too long for me ({len(text)} characters). "
+                          f"Keep commands under {settings.max_command_length} characters."), asked)
+    return converse(text, now, zone, sender, asked)
 
 
 def _refuse_outsider(session: Session, contact: queries.ContactState, sender: str, now: datetime,

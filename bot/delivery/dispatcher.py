@@ -12,10 +12,12 @@ a lease that outlasts the send: claims are sized to what the pool can send well
 within the lease, and every row renews its lease right before it is sent,
 conditionally on still holding the claim (so a row cancelled or taken over while
 it waited in the pool is not sent).
-And every send carries the Idempotency-Key ``{id}-{occurrence}`` with the same
-bytes every time: the body of an occurrence is composed once and stored before its
+And every send carries the Idempotency-Key ``{id}-{occurrence}`` (``-{part}`` added
+for each part of a long body under AUTO_CHUNK) with the same bytes every time: the body of an occurrence is composed once and stored before its
 first send, so the one remaining window (the outcome could not be recorded, the
-lease ran out, another instance sent again) is deduplicated by Telnyx.
+lease ran out, another instance sent again) is deduplicated by Telnyx. Twilio has no
+idempotency key: before a row that had an attempt already is sent again, Twilio's
+message list is asked whether that attempt went out after all (``_earlier_send``).
 
 Every state change goes through bot.storage.lifecycle; this module decides what
 happens next (send, retry, fail), never how a row changes.
@@ -41,10 +43,12 @@ from bot.metrics import Metrics
 from bot.storage.lifecycle import Claim
 from bot.storage.models import ConsentState, Contact, DeliveryState, Kind, Reminder, Source, Status
 from bot.phones import mask_number
-from bot.delivery.ratelimit import TokenBucket
+from bot.delivery.budget import make_outbound_limit
+from bot.delivery.ratelimit import OutboundLimit
 from bot.settings import Settings
 from bot.timeutil import Clock, as_utc, utc_now
-from bot.delivery.transport import SendError, Transport
+from bot.delivery.transport import EarlierSend, SendError, Transport
+from bot.language.segments import MAX_SEGMENTS, fits, split_message
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,11 @@ _MAX_CLAIMS_PER_TICK = 100  # bounds one tick; the next tick carries on
 _RECORD_ATTEMPTS = 4  # about 1.4 s of database trouble (a failover, a restart) is ridden out
 _CONTACT_STATE = (select(Contact.__table__.c.opted_out_at, Contact.__table__.c.introduced_at)
                   .where(Contact.__table__.c.number == bindparam("contact_number")))
+# An earlier attempt at an occurrence started no sooner than the occurrence was due, by this instance's
+# clock; the provider stamps its messages by its own. NTP keeps the two well within this.
+_CLOCK_SKEW = timedelta(seconds=60)
+_RECORDED_PROVIDER_IDS = (select(Reminder.__table__.c.provider_message_id)
+                          .where(Reminder.__table__.c.provider_message_id.in_(bindparam("ids", expanding=True))))
 
 
 def claim_due(session_factory: SessionFactory, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
@@ -79,14 +88,15 @@ class Dispatcher:
     """Claims due messages and sends them; one per process, driven by a clock."""
 
     def __init__(self, session_factory: SessionFactory, transport: Transport, settings: Settings,
-                 clock: Clock = utc_now, metrics: Metrics | None = None, rate: TokenBucket | None = None) -> None:
+                 clock: Clock = utc_now, metrics: Metrics | None = None, rate: OutboundLimit | None = None) -> None:
         self.session_factory = session_factory
         self.metrics = metrics
         self.transport = transport
         self.settings = settings
         self.clock = clock
         self.stopping = threading.Event()
-        self.rate = rate or TokenBucket(settings.outbound_rate_per_second)  # tests pass one on their own clock
+        # The account's budget, shared with every other process; tests pass one on their own clock.
+        self.rate = rate or make_outbound_limit(settings, session_factory)
         self.concurrency = max(settings.dispatch_concurrency, 1)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
         # What one send needs of its lease: the send's own timeout, plus room for recording the
@@ -109,8 +119,9 @@ class Dispatcher:
         half_lease = self.lease.total_seconds() / 2
         waves = max(1, int(half_lease // max(self.settings.send_timeout_seconds, 0.001)))
         limit = min(self.settings.dispatch_batch_size, self.concurrency * waves)
-        if self.settings.outbound_rate_per_second > 0:
-            limit = min(limit, int(self.settings.outbound_rate_per_second * half_lease))
+        if self.settings.outbound_rate_per_second > 0:  # the budget is shared: this process may get only its share
+            share = self.settings.outbound_rate_per_second / max(self.settings.outbound_budget_processes, 1)
+            limit = min(limit, int(share * half_lease))
         return max(limit, 1)
 
     def tick(self) -> int:
@@ -164,6 +175,7 @@ class Dispatcher:
         """Stop claiming; sends in flight finish, claimed rows not yet sent are released."""
         self.request_stop()
         self.pool.shutdown(wait=True)
+        self.rate.close()
 
     def _process_in_order(self, claims: list[Claim]) -> None:
         # One recipient's messages go out one after another, so two replies arrive in order.
@@ -196,21 +208,60 @@ class Dispatcher:
         if refusal is not None:
             self._fail(claim, refusal)
             return
-        try:
-            result = self.transport.send(
-                from_number=self.settings.from_number, to=claim.recipient, text=text,
-                idempotency_key=f"{claim.id}-{claim.occurrence}",
-            )
-        except SendError as error:
-            if error.key_reused:
-                # The provider took this occurrence before (an earlier attempt whose answer was lost)
-                # and refuses a second one: it went out, once.
-                log.warning("%s %s was accepted by an earlier attempt", claim.kind, claim.id)
-                self._record_sent(claim, None, DeliveryState.ACCEPTED_EARLIER)
+        # Under AUTO_CHUNK a body over MAX_SEGMENTS goes as several messages, each under a key of its
+        # own: a retry sends every part again and the provider drops the ones it already took.
+        parts = split_message(text) if self.settings.auto_chunk and not fits(text, MAX_SEGMENTS) else [text]
+        provider_message_id, delivery = None, DeliveryState.ACCEPTED_EARLIER
+        earlier_report = None  # what Twilio says now of a last part an earlier attempt sent
+        for number, part in enumerate(parts, 1):
+            if number > 1 and not self.rate.acquire(self.stopping):
+                self._release(claim)
                 return
-            self._handle_send_error(claim, error)
-            return
-        self._record_sent(claim, result.provider_message_id, DeliveryState.QUEUED)
+            key = f"{claim.id}-{claim.occurrence}" + (f"-{number}" if len(parts) > 1 else "")
+            try:
+                earlier = self._earlier_send(claim, part) if claim.attempts else None
+                if earlier is not None:
+                    log.warning("%s %s went out on an earlier attempt; not sending it again", claim.kind, claim.id)
+                    provider_message_id, delivery = earlier.provider_message_id, DeliveryState.ACCEPTED_EARLIER
+                    earlier_report = earlier.delivery_report
+                    continue
+                result = self.transport.send(from_number=self.settings.from_number, to=claim.recipient, text=part,
+                                             idempotency_key=key)
+                earlier_report = None
+            except SendError as error:
+                if error.key_reused:
+                    # The provider took this occurrence (or part) before (an earlier attempt whose
+                    # answer was lost) and refuses a second one: it went out, once.
+                    log.warning("%s %s was accepted by an earlier attempt", claim.kind, claim.id)
+                    continue
+                self._handle_send_error(claim, error)
+                return
+            # Delivery reports follow the last part sent.
+            provider_message_id, delivery = result.provider_message_id, DeliveryState.QUEUED
+        self._record_sent(claim, provider_message_id, delivery)
+        if earlier_report is not None and provider_message_id is not None:
+            # Its delivery reports may have come before the row knew its id, and were not kept.
+            with self.session_factory() as session, session.begin():
+                lifecycle.record_delivery(session, provider_message_id, earlier_report, self.clock())
+
+    def _earlier_send(self, claim: Claim, text: str) -> EarlierSend | None:
+        """Return the message an earlier attempt at this occurrence sent, if the provider must be asked and has it.
+
+        Only a provider without idempotency keys is asked (its transport has ``find_sent``). A
+        message with this body and recipient whose id a row already holds is another row's (the
+        same reply twice, say), not this one's. Raises SendError when the provider cannot be asked:
+        sending blind could send twice.
+        """
+        find_sent = getattr(self.transport, "find_sent", None)
+        if find_sent is None:
+            return None
+        candidates = find_sent(to=claim.recipient, text=text, since=claim.send_at - _CLOCK_SKEW)
+        if not candidates:
+            return None
+        with self.session_factory() as session:
+            recorded = set(session.connection().execute(
+                _RECORDED_PROVIDER_IDS, {"ids": [found.provider_message_id for found in candidates]}).scalars())
+        return next((found for found in candidates if found.provider_message_id not in recorded), None)
 
     def _hold(self, claim: Claim) -> tuple[str, str | None] | None:
         """Renew the claim's lease right before its send; return the body to send, or why it must not go.
@@ -253,9 +304,10 @@ class Dispatcher:
         if claim.source == Source.API:
             return wording.api_prefix(first_contact, self.settings.brand_name) + claim.text
         late = (self.clock() - claim.send_at).total_seconds() > self.settings.late_note_after_seconds
-        prefix = wording.reminder_prefix(claim.owner, claim.recipient, claim.send_at if late else None,
-                                         claim.zone, first_contact)
-        return prefix + claim.text
+        # A reminder set by SMS ends with how to answer it (snooze, done, or end the series).
+        hint = wording.reminder_hint(claim.id, claim.recurrence is not None) if claim.source == Source.SMS else ""
+        return wording.reminder_message(claim.owner, claim.recipient, claim.send_at if late else None, claim.zone,
+                                        first_contact, claim.text, hint)
 
     def _record_sent(self, claim: Claim, provider_message_id: str | None, delivery: DeliveryState) -> None:
         # The message is out: try hard to record it. If this fails for good the row keeps its claim,
@@ -290,7 +342,7 @@ class Dispatcher:
         if error.status == 429:
             self.rate.pause(error.retry_after if error.retry_after is not None else 1.0)
         if error.opted_out:
-            self._fail(claim, "opted_out")
+            self._fail(claim, "opted_out", provider_refused=True)
         elif error.permanent:
             self._fail(claim, error.reason)
         else:
@@ -311,13 +363,15 @@ class Dispatcher:
         delay = random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread retries, keep a floor
         return max(delay, retry_after or 0.0)
 
-    def _fail(self, claim: Claim, reason: str) -> None:
+    def _fail(self, claim: Claim, reason: str, provider_refused: bool = False) -> None:
         now = self.clock()
         # A failed occurrence does not end a series, unless the recipient opted out.
         next_send_at = None if reason == "opted_out" else lifecycle.following(claim, now)
         with self.session_factory() as session, session.begin():
             if not lifecycle.fail(session, claim, reason, now, next_send_at):
                 return
+            if provider_refused:  # an opt-out the provider knows of: the bot's own records follow it
+                lifecycle.record_opt_out(session, claim.recipient, now)
         with self._count_lock:
             self.failed_count += 1
         if self.metrics is not None:

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 MonotonicClock = Callable[[], float]
 # Wait up to ``seconds``; return True when ``stop`` was set meanwhile (always False without one).
 Wait = Callable[[float, threading.Event | None], bool]
+
+
+class OutboundLimit(Protocol):
+    """What the dispatcher asks of a rate limit: this process's bucket, or the account's shared budget."""
+
+    rate: float
+
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        """Wait for a send to be allowed; False when ``stop`` was set first."""
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send back for ``seconds`` (after a 429)."""
+
+    def close(self) -> None:
+        """Let go of connections (the dispatcher is stopping)."""
 
 
 def wait_or_stop(seconds: float, stop: threading.Event | None) -> bool:
@@ -65,3 +80,6 @@ class TokenBucket:
         """Hold every sender back for ``seconds`` (backpressure after a 429)."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def close(self) -> None:
+        """Nothing to let go of: the bucket lives in this process."""

@@ -1,4 +1,4 @@
-"""APScheduler as the clock that wakes the dispatcher; the database holds the work.
+"""APScheduler as the clock that wakes the dispatcher (or the inbox); the database holds the work.
 
 One interval job per process polls for due rows (so rows written by other
 instances are found), and after every tick the job is pulled forward to the
@@ -7,7 +7,8 @@ soonest due row, so a reminder goes out within milliseconds of its time.
 ``misfire_grace_time`` would drop a late run, so it is off: late work is done.
 After every run the timer tells its owner how it went (``on_tick``): a database
 that is down fails every tick, and the owner decides what to log (once per
-outage, not a traceback a tick).
+outage, not a traceback a tick). The inbox (``bot.conversation.inbox``) runs on a timer of its
+own, the same way: it says when its next work is due with ``next_due``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Protocol
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,15 +29,38 @@ _JOB_ID = "dispatch"
 _MAX_ROUNDS = 100  # bounds one run; the interval job picks up anything left
 
 
+class Worker(Protocol):
+    """What a timer drives: the dispatcher, or the inbox processor."""
+
+    stopping: threading.Event
+
+    def tick(self) -> int:
+        """Do the work due now; return how much was done."""
+
+    def request_stop(self) -> None:
+        """Stop taking work; do not wait."""
+
+    def stop(self) -> None:
+        """Stop taking work and let what is under way finish."""
+
+
 class DispatchTimer:
     """Run ``dispatcher.tick`` on time, in a background thread."""
 
-    def __init__(self, dispatcher: Dispatcher, interval_seconds: float,
-                 on_tick: Callable[[Exception | None], None]) -> None:
-        """Tick every ``interval_seconds``; ``on_tick`` hears None after a tick that ran, or what failed it."""
+    def __init__(self, dispatcher: Dispatcher | Worker, interval_seconds: float,
+                 on_tick: Callable[[Exception | None], None],
+                 next_due: Callable[[], datetime | None] | None = None) -> None:
+        """Tick every ``interval_seconds``; ``on_tick`` hears None after a tick that ran, or what failed it.
+
+        ``next_due`` says when the worker's next work is due (the dispatcher's soonest due row by default).
+        """
         self.dispatcher = dispatcher
         self.interval = interval_seconds
         self.on_tick = on_tick
+        if next_due is None:
+            session_factory = dispatcher.session_factory  # type: ignore[union-attr]
+            next_due = lambda: next_due_at(session_factory)  # noqa: E731
+        self.next_due = next_due
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -84,7 +108,7 @@ class DispatchTimer:
                 self._wake_requested.clear()
                 try:
                     self.dispatcher.tick()
-                    soonest = next_due_at(self.dispatcher.session_factory)
+                    soonest = self.next_due()
                 except Exception as exc:  # noqa: BLE001 - the owner logs it; the next tick tries again
                     self._wake_requested.clear()  # the next tick is the interval's, not an immediate retry
                     self._report(exc)

@@ -1,7 +1,8 @@
 """Where outbound messages go: Telnyx's Messaging API, or the console.
 
 A transport sends one message and either returns the provider's message id or
-raises ``SendError`` saying whether trying again could help.
+raises ``SendError`` saying whether trying again could help. Twilio's transport is in
+``bot.delivery.twilio_transport``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class SendError(Exception):
     """A send that did not go through."""
 
     def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
-                 status: int | None = None, code: str | None = None, key_reused: bool = False) -> None:
+                 status: int | None = None, code: str | None = None, key_reused: bool = False,
+                 opted_out: bool = False) -> None:
         super().__init__(reason)
         self.key_reused = key_reused  # the provider already took a request under this Idempotency-Key
         self.reason = reason
@@ -41,11 +43,12 @@ class SendError(Exception):
         self.retry_after = retry_after
         self.status = status
         self.code = code
+        self._opted_out = opted_out  # said by a transport whose codes are not Telnyx's (Twilio's 21610)
 
     @property
     def opted_out(self) -> bool:
         """Say whether the carrier refused because the recipient opted out."""
-        return self.code in OPTED_OUT_CODES
+        return self._opted_out or self.code in OPTED_OUT_CODES
 
 
 class Transport(Protocol):
@@ -56,6 +59,27 @@ class Transport(Protocol):
     @property
     def ready(self) -> bool:
         """Say whether a send would go out now, without first waiting for the transport to load."""
+        ...
+
+
+@dataclass(frozen=True)
+class EarlierSend:
+    """A message the provider took on an earlier attempt: its id, and its delivery state as the provider says now."""
+
+    provider_message_id: str
+    delivery_report: str | None = None  # a DeliveryState value, or None when the provider's word is unknown
+
+
+class FindsEarlierSends(Protocol):
+    """A transport whose provider has no idempotency key (Twilio) also has this.
+
+    Before it sends an occurrence again, the dispatcher asks the provider whether an earlier
+    attempt went out after all (a timeout, a connection reset after the request left, a process
+    killed before it recorded the answer). Telnyx needs none: its Idempotency-Key deduplicates.
+    """
+
+    def find_sent(self, *, to: str, text: str, since: datetime) -> list[EarlierSend]:
+        """Return the messages to ``to`` with this body the provider took since ``since``, newest first."""
         ...
 
 
@@ -171,7 +195,7 @@ def _status_error(exc) -> SendError:  # type: ignore[no-untyped-def]
     # Telnyx's detail is free text that may quote the recipient's number; the reason is logged,
     # stored in the reminder's error column and told to its owner.
     reason = mask_numbers_in(f"Telnyx {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else ""))
-    retry_after = _retry_after(exc.response.headers.get("retry-after"))
+    retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
     # 429 is backpressure, 5xx a Telnyx fault, 408 a timeout and 401 usually a key being
     # rotated: worth retrying. Any other 4xx (invalid number, blocked, opted out) will not change.
     transient = status in (401, 408, 429) or status >= 500
@@ -193,7 +217,8 @@ def _first_error(body: object) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _retry_after(header: str | None) -> float | None:
+def retry_after_seconds(header: str | None) -> float | None:
+    """Read a Retry-After header (seconds, or an HTTP date) as seconds from now; None when absent or unreadable."""
     if not header:
         return None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Union
 
 MAX_TEXT_LENGTH = 1600  # Telnyx's limit for one (multi-part) message body.
@@ -121,14 +122,26 @@ class Ignore:
     """Say nothing: thanks, ok, an emoji or a reaction. An SMS reply would only cost the sender."""
 
 
+class QuestionKind(StrEnum):
+    """What a stored question asks; the values are stored, so they never change."""
+
+    WHICH_TIME = "which_time"
+    WHICH_DAY = "which_day"
+    WHAT_TEXT = "what_text"
+    DELETE_ALL = "delete_all"
+
+
 @dataclass(frozen=True)
 class Question:
     """The one question the bot is waiting on from a number; stored between messages (bot.storage).
 
-    ``kind``: "which_time" (two readings of a bare hour, ``options`` holds one Remind each, in the
-    order the question names them), "what_text" (a time with no text: ``options`` holds one Remind
-    whose text is empty), "delete_all" (confirm with yes; ``options`` empty). ``asked_at`` is when
-    the question was asked; it expires QUESTION_TTL later.
+    ``kind`` (a QuestionKind value): "which_time" (readings that differ: the two halves of a day
+    for a bare hour, or two to four ways to split a message, by number; ``options`` holds one Remind
+    each, in the order the question names them), "which_day" (a phrase that names two days, each
+    maybe at either half of the day: "next friday at 3" on a Thursday; answered with a date, a
+    day's place in the list, then am or pm if still needed), "what_text" (a time with no text: ``options``
+    holds one Remind whose text is empty), "delete_all" (confirm with yes; ``options`` empty).
+    ``asked_at`` is when the question was asked; it expires QUESTION_TTL_SECONDS later.
     """
 
     kind: str
@@ -170,50 +183,46 @@ class Turn:
     command: Command
     pending: Question | None = None
 
-_NAMES = {
-    Remind: "remind",
-    ListReminders: "list",
-    Cancel: "cancel",
-    Help: "help",
-    SetTimezone: "timezone",
-    Stop: "stop",
-    Start: "start",
-    Yes: "yes",
-    Snooze: "snooze",
-    Move: "move",
-    Edit: "edit",
-    Done: "done",
-    DeleteAll: "delete_all",
-    More: "more",
-    Web: "web",
-    Ignore: "ignore",
-    Ask: "ask",
-    Error: "error",
-}
-
 
 def command_name(command: Command) -> str:
     """Return the command's name as used in JSON and metrics ("remind", "list", ...)."""
-    return _NAMES[type(command)]
+    # The names live in the command table, which builds these commands and so imports this module.
+    from bot.language.grammar import COMMAND_NAMES
+
+    return COMMAND_NAMES[type(command)]
+
+
+def _remind_json(command: Remind) -> dict[str, Any]:
+    return {"to": command.to, "send_at": command.send_at.isoformat(), "text": command.text,
+            "recurrence": command.recurrence,
+            "anchor": command.anchor.isoformat() if command.anchor is not None else None}
 
 
 def to_json(command: Command) -> dict[str, Any]:
     """Render a command as the JSON object ``python -m bot parse`` prints."""
     body: dict[str, Any] = {"command": command_name(command)}
     if isinstance(command, Remind):
-        body.update(
-            to=command.to,
-            send_at=command.send_at.isoformat(),
-            text=command.text,
-            recurrence=command.recurrence,
-            anchor=command.anchor.isoformat() if command.anchor is not None else None,
-        )
+        body.update(_remind_json(command))
     elif isinstance(command, Cancel):
         body["id"] = command.id
     elif isinstance(command, SetTimezone):
         body["tz"] = command.tz
     elif isinstance(command, Snooze):
         body["send_at"] = command.send_at.isoformat()
+        if command.id is not None:  # "snooze" alone keeps its old shape
+            body["id"] = command.id
+    elif isinstance(command, Move):
+        body.update(id=command.id, send_at=command.send_at.isoformat(), recurrence=command.recurrence,
+                    anchor=command.anchor.isoformat() if command.anchor is not None else None)
+    elif isinstance(command, Edit):
+        body.update(id=command.id, text=command.text)
+    elif isinstance(command, Done):
+        body["id"] = command.id
+    elif isinstance(command, Web):
+        body["off"] = command.off
+    elif isinstance(command, Ask):
+        body.update(kind=str(command.question.kind), reply=command.reply,
+                    options=[_remind_json(option) for option in command.question.options])
     elif isinstance(command, Error):
         body["error"] = command.error
     return body

@@ -1,9 +1,11 @@
-"""Turn an inbound SMS into a Command: ``parse(text, now, zone, sender)``.
+"""Turn an inbound SMS into a Command: ``parse(text, now, zone, sender)``, and into a conversation
+step with ``converse(text, now, zone, sender, pending)``.
 
-Pure: no I/O, no clock, no environment. Keywords are matched on a cleaned,
-lowercased copy; the reminder text keeps its case. Time phrases are read by
-bot.language.when and bot.language.repeats; dateparser is only a fallback for explicit
-when-phrases our rules do not cover.
+Pure: no I/O, no clock, no environment. The commands are read by the table in
+bot.language.grammar (first row that recognises the message wins); a reminder in any order by
+bot.language.sentence; time phrases by bot.language.when and bot.language.repeats, with dateparser
+only as a fallback for explicit when-phrases our rules do not cover. The conversation state is one
+stored Question, passed in and handed back in the Turn: the parser never stores anything.
 """
 
 from __future__ import annotations
@@ -11,360 +13,278 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.language.commands import (MAX_TEXT_LENGTH, Cancel, Command, Error, Help, ListReminders, Remind,
-                          SetTimezone, Snooze, Start, Stop, Yes)
-from bot.phones import normalize_number
-from bot.language.repeats import is_recurring, read_schedule
-from bot.language.when import (Reading, TimeProblem, add_elapsed, ceil_second, find_zone, parse_duration,
-                               read_fallback, read_slots)
+from bot.language import wording
+from bot.language.commands import (QUESTION_TTL_SECONDS, Ask, Command, DeleteAll, Error, Question, QuestionKind,
+                                   Remind, Turn)
+from bot.language.grammar import Message, Row, make_message, not_understood, read_row
+from bot.language.keywords import (NO_WORDS, START_WORDS, STOP_WORDS, YES_WORDS, clean_text, is_opt_out, is_yes,
+                                   plain_words, strip_noise)
+from bot.language.sentence import (EXAMPLE, Untimed, ask_what_text, ask_which_day, ask_which_time, asks_for_reminder,
+                                   day_first, decide, describe_problem, is_weak_run, read_phrase)
+from bot.language.when import DAY_SLOTS, Moment, named_parts
+
+__all__ = ["EXAMPLE", "MAX_INBOUND_LENGTH", "START_WORDS", "STOP_WORDS", "YES_WORDS", "clean_text", "converse",
+           "describe_problem", "is_opt_out", "is_yes", "parse", "plain_words", "read_command", "read_turn"]
 
 MAX_INBOUND_LENGTH = 2000
-SNOOZE_DEFAULT = timedelta(minutes=10)
-EXAMPLE = '"remind me tomorrow 9am: call mom"'
+QUESTION_TTL = timedelta(seconds=QUESTION_TTL_SECONDS)
+# What makes an answer to "What should the reminder say?" a new reminder instead: a clock time or a span.
+_NEW_TIME = re.compile(r"[0-9]|\b(?:noon|midnight|half|quarter|hours?|minutes?|mins?|hrs?|one|two|three|four"
+                       r"|five|six|seven|eight|nine|ten|eleven|twelve)\b")
 
-# --- Opt-out and consent words ------------------------------------------------------------------
-# Carrier opt-out keywords (CTIA), plus the words the FCC's 2024 TCPA consent-revocation order
-# names ("revoke", "opt out"): the whole message, any case, punctuation ignored.
-STOP_WORDS = frozenset({"stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "revoke",
-                        "opt out", "optout", "opt-out"})
-START_WORDS = frozenset({"start", "unstop"})
-# The reply to a consent request ("+1 212-555-0147 wants to send you reminders... Reply YES").
-YES_WORDS = frozenset({"yes", "y", "yes please", "yep", "yeah", "agree", "i agree", "accept", "i accept"})
-
-# The same order treats any reasonable way of saying "stop texting me" as a revocation. These
-# patterns read short messages that are only such a request, matched against the whole message,
-# so "remind me to stop at the store" or "stop at the bank at 5" never opt anyone out.
-_MAX_OPT_OUT_WORDS = 12
-_PLEASE = r"(?:please|pls|plz|kindly)"
-_ME = r"(?:me|us|this number|my number|my phone)"
-_MESSAGES = (r"(?:(?:these|those|this|your|ur|the|any|all|all the|all these|all your|any more|anymore|more)\s+)?"
-             r"(?:messages|message|msgs|texts|text messages|text|txts|sms|reminders|notifications|alerts|spam)")
-_REACHING = r"(?:texting|txting|messaging|msging|sending|contacting|spamming|bothering|smsing)"
-_LIST = r"(?:this|your|ur|the|that|the mailing|your mailing)\s+(?:list|service|number|database|contacts|thing)"
-_OPT_OUT_REQUESTS = (
-    rf"(?:stop|quit|cease)\s+{_REACHING}(?:\s+{_ME})?(?:\s+{_MESSAGES})?",  # stop texting me, stop sending me messages
-    rf"stop\s+(?:it|{_MESSAGES})",  # stop it, stop these texts
-    rf"(?:dont|do not|never)\s+(?:text|txt|message|msg|contact|sms|send)\s+{_ME}(?:\s+{_MESSAGES})?",  # don't text me
-    rf"(?:unsubscribe|remove)\s+{_ME}(?:\s+(?:off|from)\s+{_LIST})?",  # unsubscribe me, remove me from this list
-    rf"(?:take|delete)\s+{_ME}\s+(?:off|from)\s+{_LIST}",  # take me off your list
-    rf"opt\s+{_ME}\s+out",  # opt me out
-    (r"(?:i\s+(?:want|wish|would like|need|wanna)\s+to\s+)?"  # i want to opt out (of this list)
-     r"(?:opt out|optout|opt-out|unsubscribe|revoke(?:\s+(?:my\s+)?consent)?)"
-     r"(?:\s+(?:from|of)\s+(?:this|these|your|ur|the|all)(?:\s+\w+)?)?"),
-    rf"i\s+(?:dont|do not|no longer)\s+want\s+{_MESSAGES}",  # i don't want these texts
-    rf"no\s+more\s+{_MESSAGES}",  # no more texts
-    r"leave\s+me\s+alone",
-    r"(?:stop|quit|unsubscribe)",  # please stop, stop please, stop now
-    r"cancel\s+(?:my\s+)?subscription",
-)
-_OPT_OUT_SENTENCE = re.compile(
-    rf"(?:{_PLEASE}\s+)?(?:{'|'.join(_OPT_OUT_REQUESTS)})"
-    rf"(?:\s+(?:anymore|any more|again|ever again|from now on|now|at all))?(?:\s+{_PLEASE})?"
-    r"(?:\s+(?:thanks|thank you|thx|ty))?")
-_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`]")
-_NOT_A_WORD = re.compile(r"[^\w\s-]+|(?<!\w)-|-(?!\w)|_")
-
-
-_MAX_SHORT_MESSAGE = 120  # characters: longer messages are neither an opt-out request nor a YES
-
-
-def plain_words(text: str) -> str:
-    """Lowercase ``text``, drop apostrophes ("don't" is "dont") and punctuation, collapse spaces."""
-    return _plain(clean_text(text))
-
-
-def _plain(cleaned: str) -> str:
-    return " ".join(_NOT_A_WORD.sub(" ", _APOSTROPHES.sub("", cleaned.lower())).split())
-
-
-def is_opt_out(text: str) -> bool:
-    """Say whether a whole message asks to stop all messages: a carrier keyword or a short plain request."""
-    return _is_opt_out_plain(plain_words(text))
-
-
-def _is_opt_out_plain(plain: str) -> bool:
-    if not plain:
-        return False
-    if plain in STOP_WORDS:
-        return True
-    return len(plain.split()) <= _MAX_OPT_OUT_WORDS and _OPT_OUT_SENTENCE.fullmatch(plain) is not None
-
-
-def is_yes(text: str) -> bool:
-    """Say whether a whole message is a YES (to a consent request)."""
-    return plain_words(text) in YES_WORDS
-
-HELP_WORDS = frozenset({"help", "?", "info", "commands"})
-LIST_WORDS = frozenset({"list", "ls", "reminders", "list reminders", "my reminders"})
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
-_ID = re.compile(r"#?\s*([a-z0-9]{4,8})")
-_SEPARATOR_COLON = re.compile(r"(?<![0-9]):|:(?![0-9])")  # not the colon inside "9:30"
-_PHONE_TOKEN = re.compile(r"[+0-9().\-]+")
-_TO_SPLIT = re.compile(r"\s+to\s+", re.IGNORECASE)
-_TEXT_START_MARKERS = frozenset({"at", "on", "in", "next", "by", "this", "the", "every"})
-
-
-def clean_text(text: str) -> str:
-    """Replace control characters (newlines too) with a space, drop invisible ones, trim."""
-    return _CONTROL.sub(" ", _INVISIBLE.sub("", text)).strip()
+# Answers to "Did you mean 5:00 AM or 5:00 PM?", as plain_words gives them ("a.m." is "a m").
+_MORNING = frozenset({"am", "a m", "morning", "in the morning", "the morning", "am please", "morning please"})
+_EVENING = frozenset({"pm", "p m", "evening", "in the evening", "the evening", "tonight", "afternoon",
+                      "in the afternoon", "the afternoon", "night", "at night", "pm please", "evening please"})
+# Answers by number, to the same question or to "Did you mean 1) ... or 2) ...?".
+_ORDINALS = {
+    form: index
+    for index, (digit, ordinal, word, spelled) in enumerate(
+        [("1", "1st", "first", "one"), ("2", "2nd", "second", "two"), ("3", "3rd", "third", "three"),
+         ("4", "4th", "fourth", "four")])
+    for form in (digit, ordinal, word, spelled, f"the {word}", f"{word} one", f"the {word} one", f"option {digit}",
+                 f"number {digit}", f"the {ordinal}")
+}
 
 
 def parse(text: str, now: datetime, zone: str, sender: str) -> Command:
     """Read one inbound SMS into a Command; never raises, answers bad input with an Error."""
+    return converse(text, now, zone, sender, None).command
+
+
+def converse(text: str, now: datetime, zone: str, sender: str, pending: Question | None) -> Turn:
+    """Read one inbound SMS with the question waiting on its sender; never raises.
+
+    Returns the command and the question to store after it: the new one when the command is an
+    Ask, None when the message answered it (or it expired), the same one when a command came between.
+    """
     try:
-        return read_command(text, now, zone, sender)
-    except Exception as exc:  # noqa: BLE001 - a polite reply beats a crash; tests call read_command
+        return read_turn(text, now, zone, sender, pending)
+    except Exception as exc:  # noqa: BLE001 - a polite reply beats a crash; tests call read_turn
         # A bug of ours: log where it happened, but nothing of the sender's private text, which an
         # exception's message may quote (dateutil: "Unknown string format: <text>"); hence the
         # type and the frames rather than exc_info. ``internal`` lets the bot count it in its metrics.
         logging.getLogger(__name__).error(
             "could not parse a %d-character message (zone %r): %s\nTraceback (most recent call last):\n%s",
             len(text), zone, type(exc).__qualname__, "".join(traceback.format_tb(exc.__traceback__)).rstrip())
-        return Error(f"Sorry, I couldn't read that. Try {EXAMPLE}.", internal=True)
+        return Turn(Error(f"Sorry, I couldn't read that. Try {EXAMPLE}.", internal=True), pending)
 
 
 def read_command(text: str, now: datetime, zone: str, sender: str) -> Command:
     """Read one inbound SMS into a Command; may raise on a bug (``parse`` guards it)."""
+    return read_turn(text, now, zone, sender, None).command
+
+
+def is_expired(question: Question, now: datetime) -> bool:
+    """Say whether a question was asked too long ago to take an answer."""
+    return question.asked_at + QUESTION_TTL < now
+
+
+def read_turn(text: str, now: datetime, zone: str, sender: str, pending: Question | None) -> Turn:
+    """Read one inbound SMS with the pending question; may raise on a bug (``converse`` guards it)."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=ZoneInfo(zone))
     ZoneInfo(zone)  # fail loudly on a bad zone from the caller
     # Aware datetimes sharing a tzinfo compare by wall time, which is wrong around DST folds
     # and gaps; in UTC, every comparison with ``now`` is between real instants.
     now = now.astimezone(timezone.utc)
+    live = pending if pending is not None and not is_expired(pending, now) else None
     if len(text) > MAX_INBOUND_LENGTH:
-        return Error(f"Sorry, that message is too long ({len(text)} characters). "
-                     f"Keep commands under {MAX_INBOUND_LENGTH} characters.")
+        return Turn(Error(f"Sorry, that message is too long ({len(text)} characters). "
+                          f"Keep commands under {MAX_INBOUND_LENGTH} characters."), live)
     cleaned = clean_text(text)
-    key = " ".join(cleaned.lower().split()).rstrip(".!")
-    plain = _plain(cleaned) if len(cleaned) <= _MAX_SHORT_MESSAGE else ""  # only short messages opt out or agree
-    if key in STOP_WORDS or _is_opt_out_plain(plain):
-        return Stop()
-    if key in START_WORDS:
-        return Start()
-    if plain in YES_WORDS:
-        return Yes()
-    if key in HELP_WORDS:
-        return Help()
-    if key in LIST_WORDS:
-        return ListReminders()
-    if not key:
-        return Error(f"Sorry, that message was empty. Try {EXAMPLE}.")
-    first, _, rest = key.partition(" ")
-    if first in ("cancel", "delete"):
-        return read_cancel(rest)
-    if first in ("tz", "timezone") or key.startswith("time zone "):
-        words = cleaned.split(None, 2 if first == "time" else 1)
-        return read_timezone(words[-1] if len(words) > (2 if first == "time" else 1) else "")
-    if first == "snooze":
-        return read_snooze(cleaned[len("snooze"):].strip(), now, zone, sender)
-    if first in ("remind", "reminder"):
-        body = cleaned[len(first):].strip().lstrip(":").strip()
-        return read_remind(body, now, zone, sender)
-    return Error(f'Sorry, I didn\'t understand "{_shorten(cleaned)}". Try {EXAMPLE}, '
-                 '"list" or "cancel <id>".')
+    if not cleaned:
+        return Turn(Error(f"Sorry, that message was empty. Try {EXAMPLE}."), live)
+    message = make_message(cleaned, now, zone, sender)
+    if live is not None:
+        answered = _answer(live, message)
+        if answered is not None:
+            return answered
+    row, found = read_row(message)
+    if live is not None and live.kind == QuestionKind.WHAT_TEXT:
+        text = _answered_text(row, found, message)
+        if text:
+            command = _with_text(live.options[0], text, message)
+            return Turn(command, command.question if isinstance(command, Ask) else None)
+    if pending is not None and live is None and _looks_like_answer(pending, message, found):
+        return Turn(Error(wording.question_expired(delete_all=pending.kind == QuestionKind.DELETE_ALL)), None)
+    command = _command_of(found, cleaned)
+    if isinstance(command, Ask):
+        return Turn(command, command.question)
+    if isinstance(command, Remind):
+        return Turn(command, None)  # a new reminder supersedes the question it was sent instead of answering
+    return Turn(command, live)
 
 
-def _shorten(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+def _command_of(found: Command | Untimed | None, cleaned: str) -> Command:
+    if isinstance(found, Untimed):
+        return found.error or not_understood(cleaned)
+    return not_understood(cleaned) if found is None else found
 
 
-def read_cancel(rest: str) -> Command:
-    """Read the id after "cancel" or "delete"."""
-    match = _ID.fullmatch(rest.strip())
-    if match:
-        return Cancel(match.group(1))
-    if not rest.strip():
-        return Error('Which reminder? Reply "cancel <id>" with the id from your list, '
-                     'like "cancel 4f7k". Send "list" to see ids.')
-    return Error(f'Sorry, "{_shorten(rest.strip())}" isn\'t a reminder id. Ids are 4-8 letters '
-                 'and digits, like "cancel 4f7k". Send "list" to see them.')
+# --- Answers to the pending question --------------------------------------------------------------
+
+def _answer(question: Question, message: Message) -> Turn | None:
+    """Read ``message`` as the answer to ``question``; None when it is something else."""
+    if question.kind == QuestionKind.DELETE_ALL:
+        if message.plain in YES_WORDS:
+            return Turn(DeleteAll(), None)
+        if message.plain in NO_WORDS:
+            return Turn(Error(wording.nothing_deleted()), None)
+        return None
+    if question.kind in (QuestionKind.WHICH_TIME, QuestionKind.WHICH_DAY) and question.options:
+        if question.kind == QuestionKind.WHICH_DAY:
+            command = _answer_which_day(question, message)
+        else:
+            command = _answer_which_time(question, message)
+        if command is None:
+            return None
+        if isinstance(command, Ask):
+            return Turn(command, command.question)
+        # A reply that looks like an answer but picks nothing keeps the question open.
+        keep = isinstance(command, Error) and command.error == _ask_again(question, message).error
+        return Turn(command, question if keep else None)
+    return None  # what_text: any text that is no command, found after the table has had its say
 
 
-def read_timezone(rest: str) -> Command:
-    """Read the zone after "tz" or "timezone": an IANA name or a common alias."""
-    name = rest.strip()
-    if not name:
-        return Error('Which time zone? Try "tz America/New_York" or "tz pacific".')
-    zone = find_zone(name)
-    if zone is None:
-        return Error(f'Sorry, I don\'t know the time zone "{_shorten(name)}". '
-                     'Try "tz America/New_York" or "tz pacific".')
-    return SetTimezone(zone)
+def _answer_which_time(question: Question, message: Message) -> Command | None:
+    options = question.options
+    plain = message.plain
+    if plain in _ORDINALS:
+        index = _ORDINALS[plain]
+        return _chosen(options[index], message) if index < len(options) else _ask_again(question, message)
+    if plain in _MORNING or plain in _EVENING:
+        morning = plain in _MORNING
+        picks = [option for option in options if (_local(option, message).hour < 12) == morning]
+        return _chosen(picks[0], message) if len(picks) == 1 else _ask_again(question, message)
+    reading = _time_only(message)
+    if reading is None or reading.recurrence:
+        return None
+    same = [option for option in options if option.send_at == reading.send_at]
+    if not same:
+        wall = _local_clock(reading.send_at, message)
+        same = [option for option in options if _local_clock(option.send_at, message) == wall]
+    if len(same) == 1 and reading.ambiguous_with is None:
+        return _chosen(same[0], message)
+    if any(option.recurrence for option in options):
+        return None
+    # "6pm" instead of "am" or "pm": the time the sender means now, for the same reminder.
+    return decide(options[0].to, reading, options[0].text, message.now, message.zone)
 
 
-def read_snooze(rest: str, now: datetime, zone: str, sender: str) -> Command:
-    """Read "snooze", "snooze 30m", "snooze for 1 hour" or "snooze until 5pm"."""
-    phrase = re.sub(r"^(?:for|until|till|til|to)\s+", "", rest.strip(), flags=re.IGNORECASE)
-    if not phrase:
-        send_at = add_elapsed(ceil_second(now).astimezone(ZoneInfo(zone)), int(SNOOZE_DEFAULT.total_seconds()))
-        return Snooze(send_at)
-    duration = parse_duration(phrase)
-    if duration is not None:
-        if duration.days == 0 and duration.seconds <= 0:
-            return Error(f'Sorry, "{_shorten(rest)}" is not a snooze time. Try "snooze 30m".')
-        phrase = "in " + phrase
-    reading = _read_explicit(phrase, now, zone, sender)
-    if isinstance(reading, TimeProblem):
-        return Error(describe_problem(reading, 'Try "snooze 30m" or "snooze until 5pm".'))
-    if reading.recurrence:
-        return Error('Sorry, a snooze can\'t repeat. Try "snooze 30m" or "snooze until 5pm".')
-    return Snooze(reading.send_at)
+def _answer_which_day(question: Question, message: Message) -> Command | None:
+    """Read the answer to "Did you mean Fri Dec 4 or Fri Dec 11?": a date, or a day's place in the list."""
+    options = question.options
+    days = list(dict.fromkeys(_local(option, message).date() for option in options))
+
+    def on(day: date) -> tuple[Remind, ...]:
+        return tuple(option for option in options if _local(option, message).date() == day)
+
+    plain = message.plain
+    if plain in _ORDINALS:
+        index = _ORDINALS[plain]
+        return _settle(on(days[index]), message) if index < len(days) else _ask_again(question, message)
+    if plain in _MORNING or plain in _EVENING:
+        return _ask_again(question, message)  # the day is still unsaid
+    phrase = strip_noise(message.cleaned)
+    reading = _time_only(message)
+    if reading is None or reading.recurrence:
+        return None
+    same = [option for option in options if option.send_at == reading.send_at]
+    if len(same) == 1 and reading.ambiguous_with is None:
+        return _chosen(same[0], message)
+    parts = named_parts(phrase, day_first(message.sender))
+    if not parts.intersection(DAY_SLOTS):
+        return _ask_again(question, message)  # "3pm": on which day, still
+    if "clock" in parts or "part" in parts:
+        # "dec 11 at 3" or "dec 5 at 4pm": the time the sender means now, asked about if it must be.
+        return decide(options[0].to, reading, options[0].text, message.now, message.zone)
+    chosen_day = on(_local_clock_date(reading.send_at, message))
+    return _settle(chosen_day, message) if chosen_day else _ask_again(question, message)
 
 
-def describe_problem(problem: TimeProblem, hint: str = f"Try {EXAMPLE}.") -> str:
-    """Say politely what was wrong with a when-phrase and how to fix it."""
-    fragment = _shorten(problem.fragment, 60)
-    if problem.kind == "impossible":
-        return f'Sorry, "{fragment}" isn\'t a real date or time. {hint}'
-    if problem.kind == "past":
-        return f'Sorry, "{fragment}" is in the past. Please pick a future time. {hint}'
-    if problem.kind == "too_far":
-        return f'Sorry, "{fragment}" is more than a year away; I can only remind you up to 365 days ahead.'
-    if problem.kind == "too_often":
-        return f'Sorry, "{fragment}" is too often; reminders can repeat at most once an hour.'
-    if problem.kind == "ends_early":
-        return f'Sorry, "{fragment}" ends before its first reminder. Try "every day at 8am until dec 31".'
-    if problem.kind == "two_bounds":
-        return f'Sorry, in "{fragment}" use only one of "for ...", "until ..." or "N times".'
-    if problem.kind == "bad_count":
-        return f'Sorry, "{fragment}" isn\'t a number of times. Try "every day at 8am 5 times".'
-    return f'Sorry, I couldn\'t read the time "{fragment}". {hint}'
+def _settle(day: tuple[Remind, ...], message: Message) -> Command:
+    """Take the one reading of the day picked, or ask "am" or "pm" between its two."""
+    if len(day) == 1:
+        return _chosen(day[0], message)
+    return ask_which_time(day, message.now, message.zone)
 
 
-def _day_first(sender: str) -> bool:
-    """Say whether "12/11" means 12 November: everywhere except NANP (+1) numbers."""
-    return not sender.startswith("+1")
+def _ask_again(question: Question, message: Message) -> Error:
+    """Answer a reply that looks like an answer but picks none of the readings: the question again."""
+    if question.kind == QuestionKind.WHICH_DAY:
+        asked = ask_which_day(question.options, message.now, message.zone)
+        if asked is not None:
+            return Error(asked.reply)
+    return Error(ask_which_time(question.options, message.now, message.zone).reply)
 
 
-def _read_explicit(phrase: str, now: datetime, zone: str, sender: str) -> Reading:
-    """Read a phrase known to be a when-phrase: our rules, then the dateparser fallback."""
-    reading = read_schedule(phrase, now, zone, _day_first(sender))
-    if isinstance(reading, TimeProblem) and reading.kind == "unreadable" and not is_recurring(phrase):
-        fallback = read_fallback(phrase, now, zone, _day_first(sender))
-        if fallback is not None:
-            return fallback
-    return reading
+def _time_only(message: Message) -> Moment | None:
+    """Read a message that is only a time ("5pm", "at 5 pm"); None otherwise."""
+    phrase = strip_noise(message.cleaned)
+    if not phrase or is_weak_run(phrase, asked=True):
+        return None
+    reading = read_phrase(phrase, message.now, message.zone, message.sender)
+    return reading if isinstance(reading, Moment) else None
 
 
-def _split_recipient(body: str, sender: str) -> tuple[str, str] | Error:
-    """Split "me ..." or "<number> ..." off the front of a remind command."""
-    me = re.match(r"me(?![a-z0-9])", body, re.IGNORECASE)
-    if me:
-        return sender, body[me.end():].strip()
-    if re.match(r"to\s", body, re.IGNORECASE):
-        return sender, body  # "remind to call bob at 5": nobody named, so the sender
-    tokens = list(re.finditer(r"[^\s:]+", body))
-    phone_tokens = []
-    for token in tokens:
-        if not _PHONE_TOKEN.fullmatch(token.group(0)):
-            break
-        phone_tokens.append(token)
-        if body[token.end():token.end() + 1] == ":":
-            break
-    if not phone_tokens:
-        word = tokens[0].group(0) if tokens else body
-        return Error(f'Sorry, I can only remind "me" or a phone number, not "{_shorten(word)}". '
-                     f'Try {EXAMPLE} or "remind +12125550147 at 5pm: dinner".')
-    # Longest run of number-like tokens that is a phone number; "... 0147 5" keeps the 5 out.
-    for count in range(len(phone_tokens), 0, -1):
-        candidate = body[: phone_tokens[count - 1].end()]
-        number = normalize_number(candidate, sender)
-        if number is not None:
-            return number, body[phone_tokens[count - 1].end():].strip()
-    shown = body[: phone_tokens[-1].end()].strip()
-    return Error(f'Sorry, "{_shorten(shown)}" doesn\'t look like a phone number. Use "me" or a full '
-                 'number, like "remind +12125550147 at 5pm: dinner".')
+def _local(option: Remind, message: Message) -> datetime:
+    return option.send_at.astimezone(ZoneInfo(message.zone))
 
 
-def read_remind(body: str, now: datetime, zone: str, sender: str) -> Command:
-    """Read the part after "remind": recipient, when-phrase and text, in any of three forms."""
-    if not body:
-        return Error(f"Sorry, I need a time and a message. Try {EXAMPLE}.")
-    split = _split_recipient(body, sender)
-    if isinstance(split, Error):
-        return split
-    recipient, rest = split
-    if not rest or rest == ":":
-        return Error(f"Sorry, I need a time and a message. Try {EXAMPLE}.")
-    colon = _SEPARATOR_COLON.search(rest)
-    if colon is not None and not re.match(r"to\s", rest, re.IGNORECASE):
-        when_part, text = rest[: colon.start()].strip(), rest[colon.end():].strip()
-        if not when_part:
-            return Error(f"Sorry, I need a time before the colon. Try {EXAMPLE}.")
-        reading = _read_explicit(when_part, now, zone, sender)
-        return _build(recipient, reading, text, when_part)
-    if re.match(r"to\s", rest, re.IGNORECASE):
-        return _read_text_then_when(recipient, rest[2:].strip(), now, zone, sender)
-    return _read_when_then_text(recipient, rest, now, zone, sender)
+def _local_clock_date(moment: datetime, message: Message) -> date:
+    return moment.astimezone(ZoneInfo(message.zone)).date()
 
 
-def _read_when_then_text(recipient: str, rest: str, now: datetime, zone: str, sender: str) -> Command:
-    """Read "<when> to <text>"; the first " to " whose left side is a time splits them."""
-    splits = list(_TO_SPLIT.finditer(rest))
-    for split in splits:
-        reading = read_schedule(rest[: split.start()], now, zone, _day_first(sender))
-        if not (isinstance(reading, TimeProblem) and reading.is_unreadable()):
-            return _build(recipient, reading, rest[split.end():], rest[: split.start()])
-    if splits:
-        when_part = rest[: splits[0].start()]
-        reading = _read_explicit(when_part, now, zone, sender)
-        return _build(recipient, reading, rest[splits[0].end():], when_part)
-    whole = read_schedule(rest, now, zone, _day_first(sender))
-    if not (isinstance(whole, TimeProblem) and whole.is_unreadable()):
-        return Error(f'Sorry, what should the reminder say? Put it after a colon, like '
-                     f'"remind me {_shorten(rest)}: call mom".')
-    return Error(f'Sorry, I couldn\'t tell the time from the message in "{_shorten(rest)}". '
-                 f'Put a colon after the time, like {EXAMPLE}.')
+def _local_clock(moment: datetime, message: Message) -> tuple[int, int]:
+    local = moment.astimezone(ZoneInfo(message.zone))
+    return local.hour, local.minute
 
 
-def _read_text_then_when(recipient: str, body: str, now: datetime, zone: str, sender: str) -> Command:
-    """Read "to <text> <when>": the longest ending of the message that is a when-phrase."""
-    day_first = _day_first(sender)
-    starts = [match.start() for match in re.finditer(r"\S+", body)]
-    for start in starts:
-        reading = read_schedule(body[start:], now, zone, day_first)
-        if isinstance(reading, TimeProblem) and reading.is_unreadable():
-            continue
-        if start > 0 and _is_lone_number(body[start:]):
-            continue  # "to buy 12" is text, not a reminder at 12 o'clock
-        return _build(recipient, reading, body[:start].rstrip(" ,;-"), body[start:])
-    # Our rules found no time; let dateparser try a few endings that start like a time does.
-    tried = 0
-    for start in starts[1:]:
-        word = body[start:].split(None, 1)[0].lower()
-        if word not in _TEXT_START_MARKERS:
-            continue
-        fallback = read_fallback(body[start:], now, zone, day_first)
-        if fallback is not None:
-            return _build(recipient, fallback, body[:start], body[start:])
-        tried += 1
-        if tried == 3:
-            break
-    return Error(f'Sorry, I couldn\'t find when to send "{_shorten(body)}". '
-                 'Try "remind me to call mom tomorrow at 9am".')
+def _chosen(option: Remind, message: Message) -> Command:
+    """Confirm the reading the sender picked, or ask for its text when it has none yet."""
+    if option.send_at <= message.now:
+        return Error("Sorry, that time has already passed. Please send the reminder again with a new time.")
+    if not option.text:
+        return ask_what_text(option, message.now)
+    return option
 
 
-def _is_lone_number(phrase: str) -> bool:
-    slots = read_slots(phrase, day_first=False)
-    return not isinstance(slots, TimeProblem) and slots.is_only_bare_number()
+def _answered_text(row: Row | None, found: Command | Untimed | None, message: Message) -> str:
+    """Return the text a message gives a reminder that waits for one; "" when it is something else.
+
+    Any text that is no command is the answer. One the reminder row reads is a new reminder (or
+    its refusal) only when it names a clock time or a span ("call dad at 7pm", "in 2 hours"):
+    "Call Mom about Sunday" answers "What should the reminder say?", and so does "dinner tonight"
+    said after tonight's default hour, instead of being refused as past.
+    """
+    if isinstance(found, Untimed):
+        return found.text if found.to == message.sender else ""
+    if row is not None and row.command is not Remind:
+        return ""  # a command, or a command's refusal
+    if _NEW_TIME.search(message.key) is not None:
+        return ""
+    if isinstance(found, Error) and asks_for_reminder(message.cleaned):
+        return ""  # "remind bob": a request gone wrong, whose refusal says why
+    return strip_noise(message.cleaned) or message.cleaned
 
 
-def _build(recipient: str, reading: Reading, text: str, when_part: str) -> Command:
-    """Check the time and text and make the Remind, or the Error that explains the problem."""
-    if isinstance(reading, TimeProblem):
-        return Error(describe_problem(reading))
-    message = clean_text(text)
-    if not message:
-        return Error(f'Sorry, what should the reminder say? Try "remind me {_shorten(when_part.strip())}: '
-                     'call mom".')
-    if len(message) > MAX_TEXT_LENGTH:
-        return Error(f"Sorry, the reminder is too long ({len(message)} characters); "
-                     f"the most I can send is {MAX_TEXT_LENGTH}.")
-    return Remind(to=recipient, send_at=reading.send_at, text=message, recurrence=reading.recurrence,
-                  anchor=reading.anchor if reading.recurrence else None)
+def _with_text(option: Remind, text: str, message: Message) -> Command:
+    """Complete the reminder that waited for its text."""
+    if option.send_at <= message.now:
+        return Error("Sorry, that time has already passed. Please send the reminder again with a new time.")
+    moment = Moment(option.send_at, message.zone, option.recurrence, option.anchor)
+    return decide(option.to, moment, text, message.now, message.zone)
 
+
+def _looks_like_answer(question: Question, message: Message, found: Command | Untimed | None) -> bool:
+    """Say whether a message only makes sense as the answer to ``question`` (which has expired)."""
+    if question.kind == QuestionKind.DELETE_ALL:
+        return message.plain in YES_WORDS or message.plain in NO_WORDS
+    if question.kind in (QuestionKind.WHICH_TIME, QuestionKind.WHICH_DAY):
+        return (message.plain in _MORNING or message.plain in _EVENING or message.plain in _ORDINALS
+                or _time_only(message) is not None)
+    return isinstance(found, Untimed) and found.error is None

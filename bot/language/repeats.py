@@ -16,19 +16,47 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.language.when import (DEFAULT_TIME, MAX_AHEAD, NUMBER_WORDS, PART_TIMES, WEEKDAYS, Moment, Reading,
-                               Slots, TimeProblem, add_elapsed, alternation, ceil_second, clock_hours,
-                               normalize_phrase, read_slots, read_when, resolve_end)
+from bot.language.holidays import FIXED_DAYS
+from bot.language.spelling import respell
+from bot.language.when import (DEFAULT_TIME, MAX_AHEAD, MAX_PHRASE_LENGTH, NUMBER_WORDS, PART_TIMES, WEEKDAYS, Moment,
+                               Reading, Slots, TimeProblem, add_elapsed, alternation, ceil_second, clock_hours,
+                               normalize_phrase, other_half_of_day, read_slots, read_when, resolve_end)
 from bot.series import LEAP_DAY_NOTE, MONTH_END_NOTE, Occurrence, Series, anchor_of, occurrences_after
 
 WEEKDAY_CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 _END_OF_DAY = time(23, 59, 59)
 _WEEKDAY = alternation(WEEKDAYS)
-_DAY_LIST = rf"(?:{_WEEKDAY})(?:\s*(?:,\s*and|,|and|&)\s*(?:{_WEEKDAY}))*"
+_WEEKDAY_PATTERN = re.compile(_WEEKDAY)
+# "mon, wed and fri", "mon/wed/fri", "monday wednesday friday", "mwf"
+_DAY_LIST = rf"(?:{_WEEKDAY}|mwf)(?:(?:\s*(?:,\s*and|,|and|&|/|\+)\s*|\s+)(?:{_WEEKDAY}))*"
 _COUNT_WORD = r"[0-9]+|" + alternation(NUMBER_WORDS)
 _FREQUENCIES = {"minute": "MINUTELY", "hour": "HOURLY", "day": "DAILY", "week": "WEEKLY",
                 "month": "MONTHLY", "year": "YEARLY"}
 _PLURAL_DAYS = "mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays"
+_MONTH_WORD = (r"jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept"
+               r"|september|oct|october|nov|november|dec|december")
+_NTH = r"[1-5](?:st|nd|rd|th)|last"
+_DAY_ORDINAL = r"[0-9]{1,2}(?:st|nd|rd|th)"
+_DAY_ORDINALS = rf"{_DAY_ORDINAL}(?:\s*(?:,\s*and|,|and|&)\s*(?:the\s+)?{_DAY_ORDINAL})*"  # "1st and 15th"
+_FIXED_DAY = alternation(FIXED_DAYS) + r"|christmas day|xmas|new year'?s|valentine'?s|halloween"
+
+# Monthly and yearly phrasings, rewritten into the "every month on ..." form read below (and
+# written by describe_rule): "the 15th of every month", "first tuesday of the month", "every 15th",
+# "every last friday", "every jan 25", "every christmas".
+_OF_EVERY_MONTH = re.compile(
+    rf"(?<![a-z0-9])(?:(?:every|each)\s+)?(?:on\s+)?(?:the\s+)?"
+    rf"(?P<what>(?:{_NTH})\s+(?:{_WEEKDAY})|{_DAY_ORDINALS}|last\s+day)"
+    rf"\s+of\s+(?:(?P<every>every|each)(?P<interval>\s+other|\s+[0-9]+)?|the)\s+months?(?![a-z0-9])")
+_EVERY_NTH_WEEKDAY = re.compile(
+    rf"(?<![a-z0-9])(?:every|each)\s+(?:the\s+)?(?P<nth>{_NTH})\s+(?P<weekday>{_WEEKDAY})(?![a-z0-9])")
+_EVERY_NTH_UNIT = re.compile(
+    r"(?<![a-z0-9])(?:every|each)\s+(?P<nth>[2-9])(?:st|nd|rd|th)\s+(?P<unit>day|week|month|year)(?![a-z0-9])")
+_EVERY_MONTH_DAY = re.compile(
+    rf"(?<![a-z0-9])(?:every|each)\s+(?:the\s+)?(?P<day>{_DAY_ORDINALS}|last\s+day)"
+    rf"(?!\s+(?:of\s+)?(?:{_MONTH_WORD}|{_WEEKDAY}|day|week|month|year)(?![a-z])|[a-z0-9])")
+_EVERY_DATE = re.compile(
+    rf"(?<![a-z0-9])(?:every|each)\s+(?=(?:the\s+)?(?:(?:{_MONTH_WORD})\.?\s+(?:the\s+)?[0-9]{{1,2}}"
+    rf"|[0-9]{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_WORD})(?![a-z])|(?:{_FIXED_DAY})(?![a-z])))")
 
 _SPEC = re.compile(
     r"(?<![a-z0-9])(?:"
@@ -50,7 +78,9 @@ _UNTIL = re.compile(r"(?<![a-z])(?:until|till|til|through|thru)\s+(?P<rest>.+)$"
 _NOTES = {"MONTHLY": re.escape(MONTH_END_NOTE.lower()), "YEARLY": re.escape(LEAP_DAY_NOTE.lower())}
 _NOTE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(f"(?P<{name}>{note})" for name, note in _NOTES.items()) + ")")
 _RECURRING_WORD = re.compile(rf"(?<![a-z])(?:every|each|daily|everyday|nightly|weekly|monthly|yearly"
-                             rf"|annually|hourly|weekdays|weekends|{_PLURAL_DAYS})(?![a-z])")
+                             rf"|annually|hourly|weekdays|weekends|{_PLURAL_DAYS})(?![a-z])"
+                             rf"|(?<![a-z0-9])(?:{_NTH})\s+(?:{_WEEKDAY})\s+of\s+(?:every|each|the)\s+months?(?![a-z])"
+                             rf"|(?<![a-z0-9])(?:{_DAY_ORDINALS}|last\s+day)\s+of\s+(?:every|each)\s+months?(?![a-z])")
 
 
 @dataclass(frozen=True)
@@ -61,11 +91,52 @@ class Spec:
     interval: int = 1
     weekdays: tuple[int, ...] = ()
     part: str | None = None
+    nth: int | None = None  # with one weekday in a monthly rule: 1-5, or -1 for the last
+
+
+_HINTS = re.compile(rf"(?:every|evry|each|daily|everyday|nightly|weekly|monthly|yearly|annually|hourly|fortnightly"
+                    rf"|quarterly|weekdays|weekends|{_PLURAL_DAYS}|month)(?![a-z])")
 
 
 def is_recurring(phrase: str) -> bool:
-    """Say whether a when-phrase asks for repetition ("every ...", "daily", "mondays")."""
-    return _RECURRING_WORD.search(normalize_phrase(phrase)) is not None
+    """Say whether a when-phrase asks for repetition ("every ...", "daily", "mondays", "1st of every month")."""
+    if len(phrase) > 4 * MAX_PHRASE_LENGTH:
+        return False
+    text = normalize_phrase(phrase)
+    if len(text) > MAX_PHRASE_LENGTH or _HINTS.search(text) is None:
+        return False
+    return _RECURRING_WORD.search(respell(text)) is not None
+
+
+def _every_month_on(match: re.Match[str]) -> str:
+    interval = (match["interval"] or "").strip()
+    if not interval:
+        return f"every month on the {match['what']}"
+    every = "every other month" if interval == "other" else f"every {interval} months"
+    return f"{every} on the {match['what']}"
+
+
+def _every_nth_weekday(match: re.Match[str]) -> str:
+    nth = match["nth"]
+    if nth in ("1st", "last"):
+        return f"every month on the {nth} {match['weekday']}"
+    if nth == "2nd":
+        return f"every other {match['weekday']}"  # British "every second tuesday": fortnightly
+    return match.group(0)  # "every third friday": every 3 weeks, or monthly? left unreadable
+
+
+def _every_nth_unit(match: re.Match[str]) -> str:
+    nth = int(match["nth"])
+    return f"every other {match['unit']}" if nth == 2 else f"every {nth} {match['unit']}s"
+
+
+def rewrite_repeat(text: str) -> str:
+    """Rewrite monthly and yearly phrasings into "every month on the 15th", "every year on jan 25"."""
+    text = _OF_EVERY_MONTH.sub(_every_month_on, text)
+    text = _EVERY_NTH_WEEKDAY.sub(_every_nth_weekday, text)
+    text = _EVERY_NTH_UNIT.sub(_every_nth_unit, text)
+    text = _EVERY_MONTH_DAY.sub(lambda match: f"every month on the {match['day']}", text)
+    return _EVERY_DATE.sub("every year on ", text)
 
 
 def _number(word: str) -> int:
@@ -73,7 +144,9 @@ def _number(word: str) -> int:
 
 
 def _days_in(text: str) -> tuple[int, ...]:
-    return tuple(sorted({WEEKDAYS[name] for name in re.findall(_WEEKDAY, text)}))
+    if "mwf" in text:
+        return (0, 2, 4)
+    return tuple(sorted({WEEKDAYS[name] for name in _WEEKDAY_PATTERN.findall(text)}))
 
 
 def _spec_from(match: re.Match[str]) -> Spec | TimeProblem:
@@ -128,26 +201,37 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, 28))
 
 
-def _rule_text(spec: Spec, month_day: int | None, month: int | None = None) -> str:
+def _rule_text(spec: Spec, month_day: int | tuple[int, ...] | None, month: int | None = None) -> str:
     parts = [f"FREQ={spec.frequency}"]
     if spec.interval > 1:
         parts.append(f"INTERVAL={spec.interval}")
     if spec.weekdays:
-        parts.append("BYDAY=" + ",".join(WEEKDAY_CODES[day] for day in spec.weekdays))
+        nth = str(spec.nth) if spec.nth is not None else ""
+        parts.append("BYDAY=" + ",".join(nth + WEEKDAY_CODES[day] for day in spec.weekdays))
     if month is not None:
         parts.append(f"BYMONTH={month}")
-    if month_day is not None:
+    if isinstance(month_day, tuple):
+        parts.append("BYMONTHDAY=" + ",".join(str(day) for day in month_day))
+    elif month_day is not None:
         parts.append(f"BYMONTHDAY={month_day}")
     return ";".join(parts)
+
+
+def _month_days(slots: Slots) -> int | tuple[int, ...] | None:
+    """Return the day (or sorted days, "the 1st and 15th") of the month a monthly rule names."""
+    if not slots.more_month_days:
+        return slots.month_day
+    assert slots.month_day is not None
+    return tuple(sorted({slots.month_day, *slots.more_month_days}))
 
 
 def _remove(text: str, match: re.Match[str]) -> str:
     return " ".join((text[: match.start()] + " " + text[match.end():]).split())
 
 
-def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool) -> Reading:
+def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool, *, region: str | None = None) -> Reading:
     """Read a repeating when-phrase into its first occurrence and RRULE."""
-    text = normalize_phrase(phrase)
+    text = rewrite_repeat(respell(normalize_phrase(phrase)))
     whole = phrase.strip()
     note_match = _NOTE.search(text)
     if note_match:
@@ -192,26 +276,43 @@ def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool) -> R
         until_slots.filled.remove("clock")
 
     allowed = {"clock", "part", "zone"}
-    if spec.frequency == "MONTHLY":
-        allowed.add("month_day")
+    if spec.frequency == "MONTHLY" and not spec.weekdays:
+        allowed.update(("month_day", "nth_weekday"))
     if spec.frequency == "YEARLY":
-        allowed.add("date")
+        allowed.update(("date", "holiday"))
     if spec.frequency == "WEEKLY" and not spec.weekdays:
         allowed.add("weekday")
     if any(name not in allowed for name in slots.filled) or (spec.part and slots.part):
         return TimeProblem("unreadable", whole)
+    if slots.holiday is not None:
+        name, year = slots.holiday
+        if name not in FIXED_DAYS or year is not None:
+            return TimeProblem("unreadable", whole)  # "every easter" has no yearly rule of this shape
+        slots.date = (None, *FIXED_DAYS[name])
     if slots.weekday is not None:
+        if slots.week_shift is not None:
+            return TimeProblem("unreadable", whole)  # "every week on next friday"
         spec = Spec(spec.frequency, spec.interval, (slots.weekday,), spec.part)
+    if slots.nth_weekday is not None:
+        nth, weekday = slots.nth_weekday
+        spec = Spec(spec.frequency, spec.interval, (weekday,), spec.part, nth)
     if slots.date is not None and slots.date[0] is not None:
         return TimeProblem("unreadable", whole)
+    if (slots.clock is not None and slots.clock.midnight
+            and (spec.weekdays or slots.month_day is not None or slots.date is not None)):
+        return TimeProblem("ambiguous", whole)  # "every friday at midnight": its start or its end?
 
     zone_name = slots.zone or zone
-    first = _first_occurrence(spec, slots, now, zone_name)
+    at, other_at = _time_of_day(spec, slots)
+    first = _first_occurrence(spec, slots, now, zone_name, at)
     if isinstance(first, TimeProblem):
         return TimeProblem(first.kind, whole)
+    other = _first_occurrence(spec, slots, now, zone_name, other_at) if other_at is not None else None
+    if isinstance(other, TimeProblem):
+        other = None  # the other reading's first time is too far: only one remains
     # Feb 29 is named in the rule: the first occurrence may be a Feb 28, which would not say so.
     leap_day = spec.frequency == "YEARLY" and slots.date is not None and slots.date[1:] == (2, 29)
-    rule = _rule_text(spec, 29 if leap_day else slots.month_day, 2 if leap_day else None)
+    rule = _rule_text(spec, 29 if leap_day else _month_days(slots), 2 if leap_day else None)
 
     if times_match:
         count = 1 if times_match.group(0) == "once" else _number(times_match["count"])
@@ -223,23 +324,32 @@ def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool) -> R
             until = _until_for(for_match, now, zone_name)
         else:
             assert until_slots is not None
-            until = resolve_end(until_slots, now, zone_name, _END_OF_DAY, until_text or "")
+            until = resolve_end(until_slots, now, zone_name, _END_OF_DAY, until_text or "", region=region)
             if isinstance(until, TimeProblem):
                 return TimeProblem(until.kind, until_text or whole)
         if until < first.wall:
             return TimeProblem("ends_early", whole)
+        if other is not None and until < other.wall:
+            other = None  # "every day at 5 until 10am today": only one reading has an occurrence
         rule += f";UNTIL={until:%Y%m%dT%H%M%S}"
-    return Moment(first.at, zone_name, rule, anchor=first.wall)
+    if other is None:
+        return Moment(first.at, zone_name, rule, anchor=first.wall)
+    if other.at < first.at:
+        first, other = other, first  # the nearest reading first, as for one-off times
+    return Moment(first.at, zone_name, rule, anchor=first.wall, ambiguous_with=other.at, ambiguous_anchor=other.wall)
 
 
-def _time_of_day(spec: Spec, slots: Slots) -> time:
+def _time_of_day(spec: Spec, slots: Slots) -> tuple[time, time | None]:
+    """Return the series' time of day, and the other half of the day when a bare hour could be either."""
     if slots.clock is not None:
         if slots.part is None and spec.part is not None:
             slots.part = spec.part  # "every night at 10" is 22:00
         _, hour = clock_hours(slots, day_given=True)[0]
-        return time(hour, slots.clock.minute, slots.clock.second)
+        wall = datetime.combine(date(2000, 1, 1), time(hour, slots.clock.minute, slots.clock.second))
+        other = other_half_of_day(slots, wall)
+        return wall.time(), other.time() if other is not None else None
     part = slots.part or spec.part
-    return PART_TIMES[part] if part else DEFAULT_TIME
+    return (PART_TIMES[part] if part else DEFAULT_TIME), None
 
 
 def _search_rule(spec: Spec, slots: Slots) -> str | TimeProblem:
@@ -251,15 +361,19 @@ def _search_rule(spec: Spec, slots: Slots) -> str | TimeProblem:
         except ValueError:
             return TimeProblem("impossible", "")
         return f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY={day}"
-    if slots.month_day is not None and not 1 <= slots.month_day <= 31:
+    if slots.month_day is not None and not (1 <= slots.month_day <= 31 or slots.month_day == -1):
+        return TimeProblem("impossible", "")
+    if slots.more_month_days and not all(1 <= day <= 28 for day in (slots.month_day or 0, *slots.more_month_days)):
+        # One day clamps to a short month's end; a list with a 29th-31st would silently skip months.
         return TimeProblem("impossible", "")
     if spec.weekdays or slots.month_day is not None:
         # INTERVAL counts from the first occurrence, so leave it out here.
-        return _rule_text(Spec(spec.frequency, 1, spec.weekdays, spec.part), slots.month_day)
+        return _rule_text(Spec(spec.frequency, 1, spec.weekdays, spec.part, spec.nth), _month_days(slots))
     return "FREQ=DAILY"  # "every week", "every month", "every hour at 9": today or tomorrow
 
 
-def _first_occurrence(spec: Spec, slots: Slots, now: datetime, zone_name: str) -> Occurrence | TimeProblem:
+def _first_occurrence(spec: Spec, slots: Slots, now: datetime, zone_name: str,
+                      at: time) -> Occurrence | TimeProblem:
     """Return the series' first occurrence after ``now``: its wall time as asked and its instant."""
     zone = ZoneInfo(zone_name)
     if spec.frequency == "HOURLY" and slots.clock is None and slots.part is None:
@@ -269,7 +383,7 @@ def _first_occurrence(spec: Spec, slots: Slots, now: datetime, zone_name: str) -
         search = _search_rule(spec, slots)
         if isinstance(search, TimeProblem):
             return search
-        start = datetime.combine(now.astimezone(zone).date(), _time_of_day(spec, slots))
+        start = datetime.combine(now.astimezone(zone).date(), at)
         first = next(occurrences_after(Series(search, start, zone_name), now), None)
     if first is None or first.at - ceil_second(now) > MAX_AHEAD:
         return TimeProblem("too_far", "")
@@ -290,9 +404,14 @@ def _until_for(match: re.Match[str], now: datetime, zone_name: str) -> datetime:
     return _add_months(local_now, min(months, 12 * 100))
 
 
-def read_schedule(phrase: str, now: datetime, zone: str, day_first: bool) -> Reading:
-    """Read any when-phrase: repeating ones here, one-off ones with bot.language.when."""
+def read_schedule(phrase: str, now: datetime, zone: str, day_first: bool, *, region: str | None = None) -> Reading:
+    """Read any when-phrase: repeating ones here, one-off ones with bot.language.when.
+
+    ``region`` is the sender's country ("US", "GB"; ``bot.phones.region_of``): it fixes the date
+    of holidays that differ by country (mother's day, Canadian thanksgiving); without it they
+    are read as in the US or, where that would be a guess, not at all.
+    """
     if is_recurring(phrase):
-        return read_recurrence(phrase, now, zone, day_first)
-    return read_when(phrase, now, zone, day_first)
+        return read_recurrence(phrase, now, zone, day_first, region=region)
+    return read_when(phrase, now, zone, day_first, region=region)
 

@@ -10,6 +10,8 @@ is read and then written back: on PostgreSQL and on SQLite alike, the database d
         │                   │ └──fail──▶ failed
         └──retry/release────┘
     a repeating reminder goes from sending back to scheduled at its next occurrence (sent or failed).
+    move and edit change a scheduled row in place (a new occurrence number: a new Idempotency-Key);
+    done stamps ``done_at`` on a row already sent; "delete all" cancels every scheduled row of an owner.
 
 The functions take the open session and its transaction belongs to the caller; none commits.
 """
@@ -21,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from bot.ids import new_id
@@ -29,7 +31,8 @@ from bot.language import wording
 from bot.series import Series, anchor_of, next_after
 from bot.storage.models import (DELIVERY_RANK, FAILED_DELIVERY, Contact, DeliveryState, Kind, Reminder, Source,
                                 Status)
-from bot.storage.queries import insert_ignoring_conflicts, upsert
+from bot.storage.queries import insert_ignoring_conflicts, refuse_consents, upsert
+from bot.storage.web_access import SCRUBBED, SIGN_IN_LINK, has_sign_in_link, scrub_sign_in_links
 from bot.timeutil import as_utc
 
 _ID_ATTEMPTS = 8
@@ -218,6 +221,7 @@ def mark_sent(session: Session, claim: Claim, now: datetime, provider_message_id
     connection = session.connection()
     if connection.execute(statement, values).rowcount != 1:
         return False
+    forget_sign_in_link(session, claim)
     if claim.kind == Kind.REMINDER:
         row: dict[str, object] = {"number": claim.recipient, "last_reminder_id": claim.id}
         changes: dict[str, object] = {"last_reminder_id": claim.id}
@@ -260,6 +264,7 @@ def fail(session: Session, claim: Claim, reason: str, now: datetime, next_send_a
         values["next_send_at"] = next_send_at
     if session.connection().execute(statement, values).rowcount != 1:
         return False
+    forget_sign_in_link(session, claim)
     notify_owner_once(session, claim.id, reason, now)
     return True
 
@@ -313,17 +318,127 @@ def cancel(session: Session, reminder_id: str, now: datetime, number: str | None
 _SNOOZABLE = (Status.SCHEDULED, Status.SENT, Status.DELIVERED)
 
 
-def snooze(session: Session, reminder_id: str, send_at: datetime) -> bool:
+def snooze(session: Session, reminder_id: str, send_at: datetime, number: str | None = None) -> bool:
     """Send a one-off reminder again at ``send_at`` (snoozing twice moves it again, never sends it twice).
 
-    False when it repeats, is being sent, failed or was cancelled: the caller makes a copy instead.
+    ``number`` limits it to reminders that number set or receives. False when it repeats, is being
+    sent, failed or was cancelled: the caller makes a copy instead.
     """
+    visible = [] if number is None else [or_(_C.owner == number, _C.recipient == number)]
     return session.connection().execute(
         update(_T).where(_C.id == reminder_id, _C.kind == Kind.REMINDER, _C.recurrence.is_(None),
-                         _C.status.in_(_SNOOZABLE))
+                         _C.status.in_(_SNOOZABLE), *visible)
         .values(status=Status.SCHEDULED, send_at=send_at, due_at=send_at, attempts=0,
                 occurrence=_C.occurrence + 1, delivery_status=None, error=None, outbound_text=None,
                 claim_token=None, lease_until=None)).rowcount == 1
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    """What a move or an edit found: ``changed`` True, or the state that kept it (None: not the sender's).
+
+    ``text``, ``recurrence`` and ``series_anchor`` are the row's after the change.
+    """
+
+    changed: bool
+    status: Status | None = None
+    text: str | None = None
+    recurrence: str | None = None
+    series_anchor: datetime | None = None
+
+
+def _change_scheduled(session: Session, reminder_id: str, owner: str, values: dict[str, object]) -> ChangeOutcome:
+    """Change a scheduled reminder ``owner`` set, in one conditional UPDATE; say what kept it otherwise.
+
+    The occurrence number moves on, so the changed message goes out under an Idempotency-Key of
+    its own and is composed afresh (an earlier attempt's stored body is dropped).
+    """
+    mine = (_C.id == reminder_id, _C.kind == Kind.REMINDER, _C.owner == owner)
+    connection = session.connection()
+    row = connection.execute(
+        update(_T).where(*mine, _C.status == Status.SCHEDULED)
+        .values(occurrence=_C.occurrence + 1, outbound_text=None, attempts=0, error=None, **values)
+        .returning(_C.text, _C.recurrence, _C.series_anchor)).first()
+    if row is not None:
+        return ChangeOutcome(True, Status.SCHEDULED, row.text, row.recurrence, row.series_anchor)
+    found = connection.execute(select(_C.status, _C.text).where(*mine)).first()
+    return ChangeOutcome(False) if found is None else ChangeOutcome(False, Status(found.status), found.text)
+
+
+def move(session: Session, reminder_id: str, owner: str, send_at: datetime, zone: str, *,
+         recurrence: str | None = None, anchor: datetime | None = None) -> ChangeOutcome:
+    """Reschedule ``owner``'s scheduled reminder to ``send_at`` (read in ``zone``).
+
+    With ``recurrence`` it repeats by that rule from there. A series moved without a new rule keeps
+    its rule and starts again from the new time ("move k3x9 to 6pm" moves every later one too):
+    moving only one occurrence earlier would send the next one the same day.
+    """
+    values: dict[str, object] = {"send_at": send_at, "due_at": send_at, "zone": zone}
+    if recurrence is not None:
+        values.update(recurrence=recurrence, series_sent=0, series_anchor=anchor or anchor_of(send_at, zone))
+    else:
+        values["series_anchor"] = case((_C.recurrence.is_not(None), literal(anchor_of(send_at, zone), DateTime())),
+                                       else_=None)
+    return _change_scheduled(session, reminder_id, owner, values)
+
+
+def edit_text(session: Session, reminder_id: str, owner: str, text: str) -> ChangeOutcome:
+    """Rewrite the text of ``owner``'s scheduled reminder."""
+    return _change_scheduled(session, reminder_id, owner, {"text": text})
+
+
+def mark_done(session: Session, reminder_id: str, number: str, now: datetime) -> bool:
+    """Record that ``number`` did what the reminder, already sent to it, asked; False when none such.
+
+    For a series this marks the occurrence sent last (``done_at >= sent_at``); the next one still comes.
+    """
+    return session.connection().execute(
+        update(_T).where(_C.id == reminder_id, _C.kind == Kind.REMINDER, _C.sent_at.is_not(None),
+                         or_(_C.owner == number, _C.recipient == number))
+        .values(done_at=now)).rowcount == 1
+
+
+def cancel_all(session: Session, owner: str, now: datetime) -> int:
+    """Cancel every scheduled reminder ``owner`` set, in one UPDATE; return how many.
+
+    Rows being sent are left alone, as a single cancel leaves them.
+    """
+    return session.connection().execute(
+        update(_T).where(_C.owner == owner, _C.kind == Kind.REMINDER, _C.status == Status.SCHEDULED)
+        .values(status=Status.CANCELLED, cancelled_at=now, claim_token=None, lease_until=None)
+        .execution_options(preserve_rowcount=True)).rowcount
+
+
+# --- the web page (issue 17): sign-in links forgotten once sent, the operator's retry ---------------
+
+def forget_sign_in_link(session: Session, claim: Claim) -> bool:
+    """Scrub the token of a texted sign-in link from the row (text and stored body) once it is sent or failed.
+
+    The link goes out in the reply to "web" (a ``reply`` row); after that the token lives only on
+    the person's phone and as a hash in ``web_tokens``. A reminder's own text is never touched.
+    """
+    if claim.kind != Kind.REPLY or not has_sign_in_link(claim.text):
+        return False
+    stored_body = _C.outbound_text
+    for match in SIGN_IN_LINK.finditer(claim.text):  # REPLACE of NULL is NULL: an unsent body stays none
+        stored_body = func.replace(stored_body, match.group(1), SCRUBBED)
+    return session.connection().execute(
+        update(_T).where(_C.id == claim.id, _C.kind == Kind.REPLY)
+        .values(text=scrub_sign_in_links(claim.text), outbound_text=stored_body)).rowcount == 1
+
+
+def retry_failed(session: Session, reminder_id: str, now: datetime) -> bool:
+    """Send a failed reminder again now (the operator's retry): failed -> scheduled, in one conditional UPDATE.
+
+    The occurrence number moves on, so the retry goes out under an Idempotency-Key of its own (the
+    provider would answer the failed one's again) with a freshly composed body (it says it is late).
+    The owner was told of the failure already and is not told again.
+    """
+    return session.connection().execute(
+        update(_T).where(_C.id == reminder_id, _C.kind == Kind.REMINDER, _C.status == Status.FAILED)
+        .values(status=Status.SCHEDULED, due_at=now, attempts=0, occurrence=_C.occurrence + 1, error=None,
+                delivery_status=None, provider_message_id=None, outbound_text=None, claim_token=None,
+                lease_until=None)).rowcount == 1
 
 
 # --- delivery reports -----------------------------------------------------------------------------
@@ -332,13 +447,14 @@ _RANK_OF_STORED = case(*((_C.delivery_status == state.value, rank) for state, ra
                        else_=-1)
 
 
-def record_delivery(session: Session, provider_message_id: str, report: str, now: datetime) -> bool:
+def record_delivery(session: Session, provider_message_id: str, report: str, now: datetime,
+                    detail: str | None = None) -> bool:
     """Store a provider's delivery report on the reminder it belongs to; False if no reminder has that id.
 
     A report only moves the state forward (queued < sending < sent < unconfirmed < delivered or
     failed): a late "sent" never overwrites "delivered", and the first final report stays. A
     final report also settles a one-off reminder's status; a repeating one is already scheduled
-    again. A failure tells the owner once.
+    again. A failure tells the owner once; ``detail`` (the provider's error code) goes with it.
     """
     try:
         state = DeliveryState(report)
@@ -351,8 +467,9 @@ def record_delivery(session: Session, provider_message_id: str, report: str, now
     if final_status is not None:
         values["status"] = case((and_(_C.status.in_((Status.SENT, Status.DELIVERED)), _C.recurrence.is_(None)),
                                  literal(final_status.value)), else_=_C.status)
+    reason = f"delivery {report}" + (f" ({detail})" if detail else "")
     if failed:
-        values["error"] = f"delivery {report}"
+        values["error"] = reason
     connection = session.connection()
     updated = connection.execute(
         update(_T).where(_C.provider_message_id == provider_message_id, _RANK_OF_STORED < rank)
@@ -360,11 +477,25 @@ def record_delivery(session: Session, provider_message_id: str, report: str, now
     if updated is None:
         return bool(connection.execute(select(exists().where(_C.provider_message_id == provider_message_id))).scalar())
     if failed:
-        notify_owner_once(session, updated.id, f"delivery {report}", now)
+        notify_owner_once(session, updated.id, reason, now)
     return True
 
 
 # --- opt-outs: the owners are told at once ----------------------------------------------
+
+def record_opt_out(session: Session, number: str, now: datetime) -> None:
+    """Record that the provider refused to send to ``number`` because it opted out.
+
+    A STOP the webhook never saw (sent before this bot, or lost) still binds: Telnyx and Twilio refuse
+    every later message (40300, 21610). The contact is then opted out as if it had texted STOP here:
+    its consents are refused and the owners of its scheduled reminders are told, once (each step
+    is idempotent, so the opt-out confirmation refused the same way changes nothing more).
+    """
+    session.connection().execute(upsert(session, Contact, {"number": number, "opted_out_at": now},
+                                        {"opted_out_at": func.coalesce(_CONTACTS.c.opted_out_at, now)}))
+    refuse_consents(session, number, now)
+    tell_owners_of_opt_out(session, number, now)
+
 
 def tell_owners_of_opt_out(session: Session, recipient: str, now: datetime) -> list[str]:
     """Tell each owner of reminders scheduled for ``recipient`` (who just opted out) once; return them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.timeutil import as_utc
@@ -119,6 +119,8 @@ class Reminder(Base):
     outbound_text: Mapped[str | None] = mapped_column(Text)
     owner_notified: Mapped[bool] = mapped_column(default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # When the recipient said "done" to it; for a series, to the occurrence sent last (done_at >= sent_at).
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_reminders_status_due_at", "status", "due_at"),
@@ -172,3 +174,107 @@ class Consent(Base):
     state: Mapped[str] = mapped_column(String(16), default=ConsentState.REQUESTED)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the latest request sent
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the YES or the STOP, if any
+
+
+class Conversation(Base):
+    """Where a number's conversation stands: the one question awaiting its answer, and the list page shown."""
+
+    __tablename__ = "conversations"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str | None] = mapped_column(Text)  # a Question as JSON (bot.storage.queries), or none
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    list_offset: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # where "more" goes on
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboundBudget(Base):
+    """One provider account's outbound budget, shared by every process: when its next send may go.
+
+    A GCRA "theoretical arrival time" in whole microseconds since the epoch (integers, so that slots
+    stay exactly one interval apart); bot.delivery.budget_store owns it.
+    """
+
+    __tablename__ = "outbound_budgets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # the provider and a hash of its key
+    next_free_us: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- The web page, the calendar feed (issue 17): bot.storage.web_access owns these rows --------------
+
+class WebTokenKind(StrEnum):
+    """What a web token lets its holder do."""
+
+    SIGN_IN = "sign_in"  # texted as PUBLIC_BASE_URL/w/<token>: single use, 15 minutes
+    SESSION = "session"  # a signed-in browser (its raw token sits in the signed session cookie)
+    FEED = "feed"  # the private calendar URL, until revoked
+
+
+class WebToken(Base):
+    """A token of the web page, stored only as its SHA-256: a sign-in link, a session or a calendar feed."""
+
+    __tablename__ = "web_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256 of the raw token
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str] = mapped_column(String(32))  # whose reminders it shows (E.164)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: until ended (feeds)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sign-in link, once used
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # signed out, "web off", a feed revoked
+
+    __table_args__ = (
+        # Every question asked of these rows names the number and the kind: how many links it was
+        # texted this hour, end its sessions, revoke its feed.
+        Index("ix_web_tokens_number_kind", "number", "kind", "created_at"),
+    )
+
+
+# --- The inbox (issue 16): bot.storage.inbox_queries owns these rows ----------------------------------
+
+class InboxStatus(StrEnum):
+    """Where an inbound SMS is between its webhook's 200 and its reply being queued.
+
+    ``handling`` is a claimed row with a lease; a row whose claimer died is taken over once the
+    lease runs out. ``done`` rows stay (without their text) so a retried webhook is known as one.
+    """
+
+    RECEIVED = "received"
+    HANDLING = "handling"
+    DONE = "done"
+
+
+class InboxOutcome(StrEnum):
+    """What handling made of a ``done`` inbox row."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"  # handled before it entered the inbox (inbound_messages knew its id)
+    IGNORED = "ignored"
+    FAILED = "failed"  # handling raised on every attempt: a bug, logged with its traceback
+
+
+class InboxMessage(Base):
+    """An inbound SMS stored by its webhook before the 200, handled off the request."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # arrival order
+    message_id: Mapped[str] = mapped_column(String(128), unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    sender: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)  # dropped once handled
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=InboxStatus.RECEIVED)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed handlings
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    command: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (
+        # The claim reads the waiting rows in arrival order, and whether their sender has a live claim.
+        Index("ix_inbox_status_id", "status", "id"),
+        Index("ix_inbox_sender_status", "sender", "status"),
+    )

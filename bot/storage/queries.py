@@ -5,19 +5,24 @@ A reminder's state changes only in bot.storage.lifecycle. Every function takes t
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Insert, Row, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.storage.models import (PENDING, Base, Consent, ConsentState, Contact, InboundMessage, Kind, Reminder, Source,
-                                Status)
+from bot.language.commands import Question, QuestionKind, Remind
+from bot.storage.models import (PENDING, Base, Consent, ConsentState, Contact, Conversation, InboundMessage, Kind,
+                                Reminder, Source, Status)
 
 _Model = TypeVar("_Model", bound=Base)
+log = logging.getLogger(__name__)
 
 
 def dialect_module(dialect_name: str):  # type: ignore[no-untyped-def]
@@ -59,10 +64,11 @@ def find_by_idempotency_key(session: Session, key: str) -> Reminder | None:
 _R = Reminder.__table__.c
 
 
-def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[Row], int]:
-    """Return the pending reminders visible to ``number``, soonest first (at most ``limit``), and their count.
+def pending_reminders(session: Session, number: str, limit: int, offset: int = 0) -> tuple[list[Row], int]:
+    """Return the pending reminders visible to ``number``, soonest first (at most ``limit`` from ``offset``), and their count.
 
-    Rows of the columns a listing shows (``id, send_at, text, owner, recipient, source``), not ORM objects.
+    Rows of the columns a listing shows (``id, send_at, text, owner, recipient, source, recurrence,
+    series_anchor, zone``), not ORM objects.
     Core reads on the session's connection do not flush pending ORM changes: call this before changing
     reminders through the ORM in the same transaction, as the handlers do.
     """
@@ -71,10 +77,11 @@ def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[R
     condition = (or_(_R.owner == number, _R.recipient == number), _R.kind == Kind.REMINDER,
                  _R.status.in_(PENDING))
     connection = session.connection()
-    rows = list(connection.execute(select(_R.id, _R.send_at, _R.text, _R.owner, _R.recipient, _R.source)
-                                   .where(*condition).order_by(_R.send_at).limit(limit)))
-    if len(rows) < limit:  # the page holds them all: no need to count
-        return rows, len(rows)
+    rows = list(connection.execute(select(_R.id, _R.send_at, _R.text, _R.owner, _R.recipient, _R.source,
+                                          _R.recurrence, _R.series_anchor, _R.zone)
+                                   .where(*condition).order_by(_R.send_at, _R.id).offset(offset).limit(limit)))
+    if len(rows) < limit and (rows or offset == 0):  # the page holds the rest: no need to count
+        return rows, offset + len(rows)
     total = connection.execute(select(func.count()).select_from(Reminder.__table__).where(*condition)).scalar()
     return rows, total or 0
 
@@ -82,13 +89,13 @@ def pending_reminders(session: Session, number: str, limit: int) -> tuple[list[R
 def recently_sent(session: Session, owner: str, since: datetime, limit: int) -> list[Row]:
     """Return the owner's reminders last sent (or failed) since ``since``, newest first.
 
-    Rows of ``id, recipient, status, delivery_status, error``.
+    Rows of ``id, recipient, status, delivery_status, error, text, sent_at, done_at``.
     """
     return list(session.connection().execute(
-        select(_R.id, _R.recipient, _R.status, _R.delivery_status, _R.error).where(
+        select(_R.id, _R.recipient, _R.status, _R.delivery_status, _R.error, _R.text, _R.sent_at, _R.done_at).where(
             _R.owner == owner, _R.kind == Kind.REMINDER,
             or_(_R.sent_at >= since, and_(_R.status == Status.FAILED, _R.created_at >= since)),
-        ).order_by(_R.sent_at.desc()).limit(limit)
+        ).order_by(func.coalesce(_R.sent_at, _R.send_at).desc(), _R.id).limit(limit)  # a failure may have no sent_at
     ))
 
 
@@ -288,3 +295,106 @@ def oldest_api_recipient_since(session: Session, since: datetime) -> datetime | 
     per_recipient = (select(latest).where(_FROM_API, _R.created_at >= since)
                      .group_by(_R.recipient + "").subquery())
     return session.connection().execute(select(func.min(per_recipient.c.latest))).scalar()
+
+
+# --- conversations (issue 14): the question awaiting an answer, the list page, what a number can see ---
+
+_V = Conversation.__table__.c
+
+
+def _moment_to_json(moment: datetime) -> dict[str, Any]:
+    # The zone's name, not only the offset: a confirmation and a series are read in the zone itself.
+    zone = moment.tzinfo.key if isinstance(moment.tzinfo, ZoneInfo) else None
+    return {"at": moment.isoformat(), "zone": zone}
+
+
+def _moment_from_json(value: dict[str, Any]) -> datetime:
+    moment = datetime.fromisoformat(value["at"])
+    return moment.astimezone(ZoneInfo(value["zone"])) if value.get("zone") else moment
+
+
+def question_to_json(question: Question) -> str:
+    """Render a Question as the JSON stored in ``conversations.question`` (``asked_at`` has a column of its own)."""
+    options = [{"to": option.to, "send_at": _moment_to_json(option.send_at), "text": option.text,
+                "recurrence": option.recurrence,
+                "anchor": option.anchor.isoformat() if option.anchor is not None else None}
+               for option in question.options]
+    return json.dumps({"kind": question.kind, "options": options}, ensure_ascii=False, separators=(",", ":"))
+
+
+def question_from_json(value: str, asked_at: datetime) -> Question:
+    """Read a Question stored by ``question_to_json``; raises ValueError (or KeyError, TypeError) on anything else."""
+    body = json.loads(value)
+    options = tuple(Remind(to=option["to"], send_at=_moment_from_json(option["send_at"]), text=option["text"],
+                           recurrence=option.get("recurrence"),
+                           anchor=datetime.fromisoformat(option["anchor"]) if option.get("anchor") else None)
+                    for option in body["options"])
+    return Question(kind=QuestionKind(body["kind"]), asked_at=asked_at, options=options)
+
+
+def load_question(session: Session, number: str) -> Question | None:
+    """Return the question ``number`` was asked and has not answered yet, or None."""
+    row = session.connection().execute(select(_V.question, _V.asked_at).where(_V.number == number)).first()
+    if row is None or row.question is None or row.asked_at is None:
+        return None
+    try:
+        return question_from_json(row.question, row.asked_at)
+    except (ValueError, KeyError, TypeError):  # written by another version, or damaged: ask again rather than fail
+        log.warning("ignoring a stored question that cannot be read")
+        return None
+
+
+def store_question(session: Session, number: str, question: Question | None, now: datetime) -> None:
+    """Keep ``question`` as the one ``number`` is asked (None: no question), whichever instance hears the answer."""
+    values: dict[str, object] = {
+        "question": question_to_json(question) if question is not None else None,
+        "asked_at": question.asked_at if question is not None else None, "updated_at": now}
+    session.connection().execute(upsert(session, Conversation, {"number": number, "list_offset": 0, **values}, values))
+
+
+def list_offset(session: Session, number: str) -> int:
+    """Return where the next "more" starts in ``number``'s list (0: no list shown, or it was shown in full)."""
+    return session.connection().execute(select(_V.list_offset).where(_V.number == number)).scalar() or 0
+
+
+def store_list_offset(session: Session, number: str, offset: int, now: datetime) -> None:
+    """Remember where the next "more" starts in ``number``'s list."""
+    values: dict[str, object] = {"list_offset": offset, "updated_at": now}
+    session.connection().execute(upsert(session, Conversation, {
+        "number": number, "question": None, "asked_at": None, **values}, values))
+
+
+def visible_reminder(session: Session, reminder_id: str, number: str) -> Row | None:
+    """Return the reminder ``number`` set or receives with this id (``id, status, recurrence, sent_at, text,
+    owner, recipient``), or None: someone else's looks the same as none."""
+    return session.connection().execute(
+        select(_R.id, _R.status, _R.recurrence, _R.sent_at, _R.text, _R.owner, _R.recipient).where(
+            _R.id == reminder_id, _R.kind == Kind.REMINDER, or_(_R.owner == number, _R.recipient == number))).first()
+
+
+def count_scheduled_owned(session: Session, owner: str) -> int:
+    """Count the reminders ``owner`` set that are still scheduled (what "delete all" would delete)."""
+    return session.connection().execute(select(func.count()).select_from(Reminder.__table__).where(
+        _R.owner == owner, _R.kind == Kind.REMINDER, _R.status == Status.SCHEDULED)).scalar() or 0
+
+
+def count_pending_to(session: Session, recipient: str) -> int:
+    """Count the reminders still to go out to ``recipient``, whoever set them."""
+    return session.connection().execute(select(func.count()).select_from(Reminder.__table__).where(
+        _R.recipient == recipient, _R.kind == Kind.REMINDER, _R.status.in_(PENDING))).scalar() or 0
+
+
+def skipped_while_opted_out(session: Session, recipient: str, since: datetime, until: datetime,
+                            limit: int) -> tuple[list[Row], int]:
+    """Return reminders to ``recipient`` that fell due between ``since`` and ``until`` and failed as opted out.
+
+    The first ``limit`` by due time (``id, text``) and how many there were.
+    """
+    condition = (_R.recipient == recipient, _R.kind == Kind.REMINDER, _R.status == Status.FAILED,
+                 _R.error == "opted_out", _R.send_at >= since, _R.send_at <= until)
+    connection = session.connection()
+    rows = list(connection.execute(select(_R.id, _R.text).where(*condition).order_by(_R.send_at, _R.id).limit(limit)))
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = connection.execute(select(func.count()).select_from(Reminder.__table__).where(*condition)).scalar()
+    return rows, total or 0
