@@ -388,11 +388,18 @@ def _schedule_of_size(size: int) -> bytes:
 
 
 def _post_chunked(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    """POST ``body`` with Transfer-Encoding: chunked, in 8 KiB chunks, and return the status and JSON."""
+    """POST ``body`` with Transfer-Encoding: chunked, in 8 KiB chunks, and return the status and JSON.
+
+    A server that refuses a body over its limit answers and closes without reading the rest, so
+    the send may fail (broken pipe) while its answer waits unread: read it, as a client should.
+    """
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request("POST", path, body=(body[n:n + 8192] for n in range(0, len(body), 8192)),
-                           headers={**headers, "Transfer-Encoding": "chunked"}, encode_chunked=True)
+        try:
+            connection.request("POST", path, body=(body[n:n + 8192] for n in range(0, len(body), 8192)),
+                               headers={**headers, "Transfer-Encoding": "chunked"}, encode_chunked=True)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:

@@ -160,6 +160,23 @@ def test_a_pause_in_one_process_holds_back_the_others(make_store):
     assert _take(throttled, clock) == pytest.approx(1.8, abs=1e-6)
 
 
+def test_a_sender_that_wakes_well_after_its_slot_takes_another(make_store):
+    clock = ManualClock()
+    overslept = []
+
+    def oversleep(seconds: float, stop: threading.Event | None) -> bool:  # a busy host wakes it 0.3 s late
+        overslept.append(seconds)
+        return clock.wait(seconds + 0.3, stop)
+
+    budget = SharedBudget(make_store(), RATE, clock=clock, wait=oversleep)
+    assert _take(budget, clock) == pytest.approx(0.0, abs=1e-6)
+    # Its slot was 0.1; woken at 0.4 it would go beside the slots of 0.4. It takes the next free one instead.
+    assert _take(budget, clock) == pytest.approx(0.4, abs=1e-6)
+    assert budget.dropped == 1 and overslept == pytest.approx([0.1])
+    assert _take(budget, clock) == pytest.approx(0.8, abs=1e-6)  # the same again: 0.5, woken at 0.8, lapses
+    assert budget.dropped == 2
+
+
 class GatedStore:
     """A real store whose first round trip waits for the test's go-ahead; records each one's size."""
 
@@ -186,7 +203,8 @@ def test_one_round_trip_takes_a_slot_for_every_waiting_sender_and_unused_ones_la
     rate = 20  # slots 0.05 s apart; up to ten (half a second's worth) in one round trip
     SharedBudget(make_store(), rate, clock=clock, wait=clock.wait).acquire()  # another process went at 0
     store = GatedStore(make_store())
-    budget = SharedBudget(store, rate, clock=clock, wait=clock.wait)
+    # Eight threads moving one clock wake "late" by each other's waits: allow it, this test is about batches.
+    budget = SharedBudget(store, rate, clock=clock, wait=clock.wait, late_slot_seconds=1.0)
     second_round_trip = threading.Event()
     # The first sender waits for its slot until the second round trip is on its way, so it is still
     # one of the senders that round trip counts.

@@ -15,6 +15,7 @@ from typing import Iterator
 import pytest
 from icalendar import Calendar
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -71,10 +72,16 @@ def shoot(driver: webdriver.Chrome, name: str) -> None:
 
 
 def wait_for(driver: webdriver.Chrome, css: str, text: str = "") -> str:
-    """Wait for an element (holding ``text``) and return its text."""
-    WebDriverWait(driver, 10).until(
-        lambda d: any(text in element.text for element in d.find_elements(By.CSS_SELECTOR, css)))
-    return " ".join(element.text for element in driver.find_elements(By.CSS_SELECTOR, css))
+    """Wait for elements matching ``css`` whose text holds ``text``; return their text.
+
+    The text is read inside the wait: a click that submits a form replaces the page, and an element
+    found on the old page goes stale while it is read (the wait then looks again on the new one).
+    """
+    def joined_text(d: webdriver.Chrome) -> str | bool:
+        found = " ".join(element.text for element in d.find_elements(By.CSS_SELECTOR, css))
+        return found if found and text in found else False
+
+    return WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(joined_text)
 
 
 def flashes(driver: webdriver.Chrome) -> str:

@@ -8,7 +8,8 @@ holds more than ``rate + 1`` of them.
 
 A process takes slots in batches, as many as it has senders waiting (at most half a second's worth),
 so one round trip serves several sends, and a process with nothing to send takes none. A slot nobody
-picked up within 50 ms of its instant lapses rather than go out late beside the next ones. A 429
+picked up within 50 ms of its instant lapses rather than go out late beside the next ones, and so
+does a slot whose sender woke more than 50 ms after it (then it takes one more, once). A 429
 pushes the shared instant past its Retry-After (slots other processes already hold still go). When
 the store does not answer, each process falls back to its share of the rate
 (``OUTBOUND_BUDGET_PROCESSES``) on a bucket of its own, says so once in the log, and tries the store
@@ -61,20 +62,22 @@ class SharedBudget:
         clock: seconds since the epoch, the same in every process (instants are compared across
             them); tests pass a manual clock.
         wait: how to wait for a slot; tests pass one that moves their clock.
+        late_slot_seconds: how late after its instant a slot may still be used.
     """
 
     def __init__(self, store: BudgetStore, rate: float, *, processes: int = 1, clock: Callable[[], float] = time.time,
-                 wait: Wait = wait_or_stop, retry_store_seconds: float = _RETRY_STORE_SECONDS) -> None:
+                 wait: Wait = wait_or_stop, retry_store_seconds: float = _RETRY_STORE_SECONDS,
+                 late_slot_seconds: float = _LATE_SLOT_SECONDS) -> None:
         if rate <= 0:
             raise ValueError("a shared budget needs a rate; without one use TokenBucket(0)")
         self.rate = rate
         # The store counts whole microseconds; rounding the interval up never exceeds the rate.
         self.interval_us = math.ceil(_MICROSECONDS / rate)
         self.interval = self.interval_us / _MICROSECONDS
-        # How late a sender may still pick up a slot: 50 ms lets at most 5% more than the rate (or one
-        # more send, at 20/s and below) into a one-second window, and covers a sender that comes back
-        # from its previous send a little after its next slot (the thread scheduler, the GIL) on a busy host.
-        self.late_slot_seconds = max(_LATE_SLOT_SECONDS, self.interval)
+        # How late a sender may still use a slot: 50 ms lets at most 5% more than the rate (or one more
+        # send, at 20/s and below) into a one-second window, and covers a sender that comes back from
+        # its previous send, or wakes, a little after its slot (the thread scheduler, the GIL).
+        self.late_slot_seconds = max(late_slot_seconds, self.interval)
         self.store = store
         self.most_per_round_trip = max(1, math.ceil(rate * _MOST_AHEAD_SECONDS))
         self.fallback = TokenBucket(rate / max(processes, 1), clock=clock, wait=wait)
@@ -103,19 +106,29 @@ class SharedBudget:
         with self._lock:
             self._asking += 1
         try:
+            late_once = False
             while True:
                 slot = self._take_slot(stop)
                 if slot is None:
                     return False
                 if slot == _LOCAL_SHARE:
                     return self.fallback.acquire(stop)
+                may_go_at = max(slot, self._clock())
                 if not self._wait_for(slot, stop):
                     return False
+                woke_late = self._clock() - may_go_at > self.late_slot_seconds
                 with self._lock:
-                    if slot >= self._paused_until:
+                    if slot < self._paused_until:
+                        # A 429 paused everyone while this sender waited: its slot is inside the pause.
+                        # Take a fresh one (after it) rather than go at its end with all the others.
+                        continue
+                    if not woke_late or late_once:
                         return True
-                # A 429 paused everyone while this sender waited: its slot is inside the pause. Take
-                # a fresh one (after the pause) rather than go at the pause's end with all the others.
+                    # The scheduler woke this sender well after its slot (a busy host): going now would
+                    # bunch it with the next ones. Let the slot lapse and take another, once per send,
+                    # so a host that is always this late still sends.
+                    late_once = True
+                    self.dropped += 1
         finally:
             with self._lock:
                 self._asking -= 1
@@ -184,7 +197,7 @@ class SharedBudget:
         """Wait until ``slot``; False when ``stop`` was set first."""
         while True:
             remaining = slot - self._clock()
-            if remaining <= 0:
+            if remaining < 1 / _MICROSECONDS:  # the store's resolution: less is float rounding of the same instant
                 return True
             if self._wait(remaining, stop):
                 return False

@@ -194,7 +194,7 @@ class Dispatcher:
                 log.exception("could not record the failed attempt of %s", claim.id)
 
     def _deliver(self, claim: Claim) -> None:
-        if self.stopping.is_set() or not self.rate.acquire(self.stopping):
+        if self.stopping.is_set():
             self._release(claim)
             return
         if claim.attempts >= self.settings.max_send_attempts:  # taken over after its claimers kept dying
@@ -214,8 +214,7 @@ class Dispatcher:
         provider_message_id, delivery = None, DeliveryState.ACCEPTED_EARLIER
         earlier_report = None  # what Twilio says now of a last part an earlier attempt sent
         for number, part in enumerate(parts, 1):
-            if number > 1 and not self.rate.acquire(self.stopping):
-                self._release(claim)
+            if not self._wait_for_send_slot(claim):
                 return
             key = f"{claim.id}-{claim.occurrence}" + (f"-{number}" if len(parts) > 1 else "")
             try:
@@ -243,6 +242,23 @@ class Dispatcher:
             # Its delivery reports may have come before the row knew its id, and were not kept.
             with self.session_factory() as session, session.begin():
                 lifecycle.record_delivery(session, provider_message_id, earlier_report, self.clock())
+
+    def _wait_for_send_slot(self, claim: Claim) -> bool:
+        """Wait for the account's next send slot; False (the claim released, or lost) when it must not go now.
+
+        The slot is taken last, right before the request: work done between a slot and its send
+        (the lease renewal, composing) would shift sends off their slots, and sends that each came
+        a little late would bunch into more than the rate in some one-second window. A wait longer
+        than a send's own margin (a 429 pause) renews the lease again.
+        """
+        started = time.monotonic()
+        if self.stopping.is_set() or not self.rate.acquire(self.stopping):
+            self._release(claim)
+            return False
+        if time.monotonic() - started > self.renew_below.total_seconds() and self._hold(claim) is None:
+            log.warning("reminder %s changed while it waited to be sent", claim.id)
+            return False
+        return True
 
     def _earlier_send(self, claim: Claim, text: str) -> EarlierSend | None:
         """Return the message an earlier attempt at this occurrence sent, if the provider must be asked and has it.
