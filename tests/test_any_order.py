@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.language.commands import Ask, Error, Remind, to_json
+from bot.language.commands import Ask, Error, Ignore, Remind, to_json
 from bot.language.parser import read_command
 
 NOW = datetime.fromisoformat("2026-06-10T10:30:00-04:00")
@@ -135,7 +135,6 @@ NOT_REMINDERS = [
     ("may-in-text", "going to get married in may"),
     ("march-alone", "join the march"),
     ("good-morning", "good morning"),
-    ("good-night", "good night"),
     ("no-time", "call mom"),
     ("ordinal-in-text", "finish the 3rd"),
     ("noise-only", "hey please"),
@@ -153,6 +152,15 @@ NOT_REMINDERS = [
 def test_words_that_look_like_times_inside_text_are_not_times(text: str) -> None:
     command = read(text)
     assert isinstance(command, Error) and "didn't understand" in command.error, command
+
+
+GOODBYES = ["good night", "see you at 5", "ok thanks, talk to you tomorrow", "bye, see you monday 9am", "ttyl"]
+
+
+@pytest.mark.parametrize("text", GOODBYES)
+def test_a_goodbye_that_names_a_time_gets_no_reply(text: str) -> None:
+    assert isinstance(read(text), Ignore)
+    assert isinstance(read(f"remind me at 5pm: {text}"), Remind)  # asked for, it is a reminder's text
 
 
 COMMANDS_FIRST = [

@@ -19,7 +19,7 @@ from bot.language.commands import (MAX_TEXT_LENGTH, Ask, Cancel, Command, Delete
                                    Ignore, ListReminders, More, Move, Question, QuestionKind, Remind, SetTimezone,
                                    Snooze, Start, Stop, Web, Yes)
 from bot.language.keywords import (MAX_SHORT_MESSAGE, START_WORDS, STOP_WORDS, YES_WORDS, is_acknowledgement,
-                                   is_opt_out_plain, plain_of_cleaned, strip_noise)
+                                   is_opt_out_plain, is_small_talk, plain_of_cleaned, strip_noise)
 from bot.language.sentence import (EXAMPLE, Untimed, describe_problem, read_explicit, read_sentence, shorten)
 from bot.language.when import Moment, TimeProblem, add_elapsed, ceil_second, find_zone, parse_duration
 from bot.language import wording
@@ -125,8 +125,8 @@ def read_more(message: Message) -> Command | None:
 
 
 def read_ignore(message: Message) -> Command | None:
-    """Read thanks, ok, an emoji or a reaction: nothing to answer."""
-    return Ignore() if is_acknowledgement(message.cleaned, message.plain) else None
+    """Read thanks, ok, an emoji, a reaction or a goodbye: nothing to answer."""
+    return Ignore() if is_acknowledgement(message.cleaned, message.plain) or is_small_talk(message.plain) else None
 
 
 def _is_time(word: str, message: Message) -> bool:

@@ -115,7 +115,6 @@ _FILLER_PHRASES = ("you", "u", "so", "very", "much", "a lot", "a bunch", "heaps"
                    "again", "for that", "for this", "mate", "dude", "buddy", "man", "love", "hun", "bot")
 _ACK_WORD = re.compile(r"k+|o+k+|ha(?:ha)+h?|lo+l")  # "kkk", "okkk", "hahaha", "lool"
 _PHRASE_WORDS = {tuple(phrase.split()): phrase in _ACK_PHRASES for phrase in _FILLER_PHRASES + _ACK_PHRASES}
-_LONGEST_PHRASE = max(len(words) for words in _PHRASE_WORDS)
 
 _REACTION = re.compile(
     r"(?:liked|loved|disliked|laughed at|emphasi[sz]ed|questioned|reacted\s+\S+(?:\s+\S+)?\s+to"
@@ -135,12 +134,18 @@ def is_acknowledgement(cleaned: str, plain: str) -> bool:
 
 
 def _only_thanks(words: list[str]) -> bool:
-    """Say whether ``words`` split into acknowledgements and fillers, with one acknowledgement at least.
+    """Say whether ``words`` split into acknowledgements and fillers, with one acknowledgement at least."""
+    return _splits_into(words, _PHRASE_WORDS)
+
+
+def _splits_into(words: list[str], phrases: dict[tuple[str, ...], bool]) -> bool:
+    """Say whether ``words`` split into ``phrases``, with one whose value is True at least.
 
     Word by word over the reachable (position, acknowledged yet) states, so linear in the words: a
     regex of the same alternatives ("k+" or "kk", "ok" or "o+k+") backtracks exponentially on a
     long run that fails at its end ("kk kk kk ... x").
     """
+    longest = max(len(phrase) for phrase in phrases)
     states = {(0, False)}
     for start in range(len(words)):
         if not any(position >= start for position, _ in states):
@@ -148,14 +153,37 @@ def _only_thanks(words: list[str]) -> bool:
         for acknowledged in (False, True):
             if (start, acknowledged) not in states:
                 continue
-            for length in range(1, min(_LONGEST_PHRASE, len(words) - start) + 1):
+            for length in range(1, min(longest, len(words) - start) + 1):
                 phrase = tuple(words[start:start + length])
-                is_ack = _PHRASE_WORDS.get(phrase)
+                is_ack = phrases.get(phrase)
                 if is_ack is None and length == 1 and _ACK_WORD.fullmatch(phrase[0]):
                     is_ack = True
                 if is_ack is not None:
                     states.add((start + length, acknowledged or is_ack))
     return (len(words), True) in states
+
+
+# --- Small talk: a time in a message that is not a request -------------------------------------
+# "ok thanks see you tomorrow", "talk to you at 5", "good night": a message meant for a person (or
+# a goodbye to the bot) names a time, but its words are only a farewell. Without "remind me" such
+# a message is not a reminder, and gets no reply; with it ("remind me at 5: see you") it is one.
+_SMALL_TALK_PHRASES = (
+    "see you", "see u", "see ya", "cya", "see you then", "see you soon", "see you later", "talk to you",
+    "talk to u", "talk to you then", "speak to you", "ttyl", "talk soon", "speak soon", "chat soon",
+    "catch you", "catch you later", "later", "laters", "bye", "bye bye", "goodbye", "good bye",
+    "good night", "goodnight", "gn", "night", "nite", "night night", "nighty night", "sleep well",
+    "sweet dreams", "love you", "love u", "luv u", "miss you", "have a good day", "have a good night",
+    "have a good one", "have a nice day", "have a great day", "take care", "until then", "till then",
+    "til then", "looking forward to it", "cant wait", "can't wait", "same time", "sounds like a plan",
+    "it's a date", "its a date",
+)
+_TALK_WORDS = {**_PHRASE_WORDS, **{tuple(phrase.split()): True for phrase in _SMALL_TALK_PHRASES}}
+
+
+def is_small_talk(text: str) -> bool:
+    """Say whether a reminder's would-be text is only farewells, thanks and fillers ("ok thanks see you")."""
+    words = plain_words(text).split()
+    return bool(words) and _splits_into(words, _TALK_WORDS)
 
 
 # --- Polite noise around a reminder ------------------------------------------------------------

@@ -16,9 +16,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.language import wording
-from bot.language.commands import (MAX_TEXT_LENGTH, Ask, Command, Error, Question, QuestionKind, Remind)
+from bot.language.commands import (MAX_TEXT_LENGTH, Ask, Command, Error, Ignore, Question, QuestionKind, Remind)
 from bot.language.holidays import HOLIDAY_WORDS
-from bot.language.keywords import clean_text, strip_leading_please, strip_noise
+from bot.language.keywords import clean_text, is_small_talk, strip_leading_please, strip_noise
 from bot.language.places import CITY_ZONES
 from bot.language.repeats import is_recurring, read_schedule
 from bot.language.spelling import may_be_spelled_time
@@ -246,7 +246,11 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
         body = body[connector.end():]
     found = _find_time(body, now, zone, recipient, sender, asked, not started_with_to)
     if found is not None:
-        return found if isinstance(found, (Ask, Error)) else decide(recipient, found[0], found[1], now, zone)
+        if isinstance(found, (Ask, Error)):
+            return found
+        if not asked and is_small_talk(found[1]):
+            return Ignore()  # "ok thanks, see you tomorrow": a goodbye that names a time, not a request
+        return decide(recipient, found[0], found[1], now, zone)
     if asked:
         leading = _leading_duration(body, now, zone, sender)
         if leading is not None:
