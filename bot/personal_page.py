@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot.conversation.handlers import HandlerContext, dispatch
+from bot.conversation.handlers import HandlerContext, dispatch, too_long_refusal
 from bot.language import wording
 from bot.language.commands import MAX_TEXT_LENGTH, Ask, Command, Error, Remind
 from bot.language.parser import clean_text, parse
@@ -286,6 +286,14 @@ class PersonalPage:
         if not text or len(text) > MAX_TEXT_LENGTH:
             return Outcome(False, wording.web_text_problem(MAX_TEXT_LENGTH))
         with self.session_factory() as session, session.begin():
+            visible = queries.visible_reminder(session, reminder_id, number)
+            if visible is not None:  # the same 10-segment rule as the SMS "edit" command
+                contact = queries.contact_state(session, number) or queries.add_contact(session, number)
+                context = HandlerContext(session=session, sender=number, contact=contact,
+                                         zone=self.zone_of(session, number), now=self.clock(), settings=self.settings)
+                refusal = too_long_refusal(text, visible.recipient, context)
+                if refusal is not None:
+                    return Outcome(False, refusal)
             outcome = lifecycle.edit_text(session, reminder_id, number, text)
         if outcome.changed:
             return Outcome(True, wording.edited(reminder_id, text))

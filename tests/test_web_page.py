@@ -146,6 +146,15 @@ def test_edit_move_snooze_and_delete_change_the_row_through_the_lifecycle(web_ap
     assert _row(web_app, reminder_id).status == Status.CANCELLED
 
 
+def test_a_new_text_that_would_take_more_than_ten_texts_is_refused_and_the_row_kept(web_app):
+    reminder_id = _schedule(web_app, ALICE, "call mom", hours=2)
+    client = signed_in_client(web_app, ALICE)
+    emoji_text = "call mom \N{SMILING FACE WITH SMILING EYES} " + "x" * 700  # UCS-2: 67 a part, so 11 parts
+    client.post(f"/me/r/{reminder_id}/text", data={"csrf_token": page_csrf(client), "text": emoji_text})
+    assert any("too long to send" in flash for flash in _flashes(client))
+    assert _row(web_app, reminder_id).text == "call mom"
+
+
 ACTIONS = [("delete", {}), ("text", {"text": "hijacked"}), ("time", {"when": "tomorrow 9am", "action": "save"}),
            ("time", {"when": "tomorrow 9am", "action": "preview"}), ("snooze", {"choice": "1h"})]
 

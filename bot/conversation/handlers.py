@@ -48,7 +48,7 @@ class HandlerContext:
 
 
 def handle_remind(command: Remind, ctx: HandlerContext) -> str:
-    refusal = (_opted_out_refusal(command, ctx) or _too_long_refusal(command.text, command.to, ctx)
+    refusal = (_opted_out_refusal(command, ctx) or too_long_refusal(command.text, command.to, ctx)
                or _limit_refusal(command, ctx))
     if refusal:
         return refusal
@@ -68,7 +68,7 @@ def _zone_of(moment: datetime, fallback: str) -> str:
     return moment.tzinfo.key if isinstance(moment.tzinfo, ZoneInfo) else fallback
 
 
-def _too_long_refusal(text: str, recipient: str, ctx: HandlerContext) -> str | None:
+def too_long_refusal(text: str, recipient: str, ctx: HandlerContext) -> str | None:
     """Refuse text that could not go out in MAX_SEGMENTS with its prefix, unless AUTO_CHUNK sends it in parts."""
     if ctx.settings.auto_chunk:
         return None
@@ -211,7 +211,7 @@ def handle_move(command: Move, ctx: HandlerContext) -> str:
 
 def handle_edit(command: Edit, ctx: HandlerContext) -> str:
     visible = queries.visible_reminder(ctx.session, command.id, ctx.sender)
-    refusal = _too_long_refusal(command.text, visible.recipient, ctx) if visible is not None else None
+    refusal = too_long_refusal(command.text, visible.recipient, ctx) if visible is not None else None
     if refusal:
         return refusal
     outcome = lifecycle.edit_text(ctx.session, command.id, ctx.sender, command.text)
