@@ -323,7 +323,7 @@ def test_without_a_rate_nothing_is_shared(tmp_path):
 # --- several dispatcher processes on one PostgreSQL database ------------------------------------
 
 BUDGET = 50
-SENDS = 300
+SENDS = 150  # at 50/s, 3 s; four unshared budgets would send all 150 within a second
 
 
 def _worker(url: str, fake: FakeTelnyx, redis_url: str) -> subprocess.Popen:
