@@ -7,7 +7,7 @@ since the confirmation quotes it and a person may send it back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.language.repeats import is_recurring, read_schedule
-from bot.language.when import Moment
+from bot.language.when import Moment, TimeProblem
 from bot.series import Series, describe_rule, upcoming
 
 NY, LA, LONDON, PARIS, SYDNEY = "America/New_York", "America/Los_Angeles", "Europe/London", "Europe/Paris", \
@@ -275,6 +275,14 @@ nows = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12,
 def test_new_shapes_describe_themselves_truthfully(shape: str, at: str, now: datetime) -> None:
     zone = getattr(now.tzinfo, "key")
     moment = _read(f"{shape.strip()}{at}", now, zone)
+    if isinstance(moment, TimeProblem) and moment.kind == "too_far":
+        # "every mar 26" on Mar 26 2027 after its time: the first is 366 days away (2028 is a leap
+        # year), past the 365-day horizon every reminder keeps to. Only a yearly shape can be that far.
+        words = shape.split()
+        assert words[0] == "every" and words[1] in MONTHS, (shape, now)
+        first = date(now.year + 1, MONTHS.index(words[1]) + 1, int(words[2]))
+        assert (first - now.date()).days >= 365, (shape, now)
+        return
     assert isinstance(moment, Moment), (shape, moment)
     assert moment.recurrence and moment.anchor and moment.send_at > now
     words = describe_rule(moment.recurrence, moment.anchor)

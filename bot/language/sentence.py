@@ -178,7 +178,14 @@ def describe_problem(problem: TimeProblem, hint: str = f"Try {EXAMPLE}.") -> str
         if days is None:
             return wording.unclear_time(fragment)
         return wording.unclear_day(fragment, [day[0] for day in days], _example(days))
+    unit_missing = _NUMBER_WITHOUT_UNIT.fullmatch(fragment)
+    if unit_missing is not None:  # "in 5": minutes or hours is the sender's to say
+        number = unit_missing["number"]
+        return f'Sorry, in {number} what? Try "in {number} minutes" or "in {number} hours".'
     return f'Sorry, I couldn\'t read the time "{fragment}". {hint}'
+
+
+_NUMBER_WITHOUT_UNIT = re.compile(r"in\s+(?P<number>[0-9]{1,3})", re.IGNORECASE)
 
 
 def _reads(run: str, reading: Reading) -> bool:
@@ -297,6 +304,12 @@ def _leading_duration(body: str, now: datetime, zone: str, sender: str) -> tuple
     return None
 
 
+# Words that put a bare hour in the evening: nobody has dinner or drinks at 8 AM.
+_EVENING_TEXT = re.compile(
+    r"\b(?:dinner|supper|drinks|cocktails?|happy hour|date night|nightcap|pub|bar|concert|gig|dinner party)\b",
+    re.IGNORECASE)
+
+
 def decide(recipient: str, reading: Reading, text: str, now: datetime, zone: str) -> Command:
     """Make the Remind a reading and a text give, or the question to ask, or the Error that explains."""
     message = clean_text(text)
@@ -310,10 +323,15 @@ def decide(recipient: str, reading: Reading, text: str, now: datetime, zone: str
     if len(message) > MAX_TEXT_LENGTH:
         return Error(f"Sorry, the reminder is too long ({len(message)} characters); "
                      f"the most I can send is {MAX_TEXT_LENGTH}.")
-    nearest = Remind(to=recipient, send_at=reading.send_at, text=message, recurrence=reading.recurrence,
+    send_at, ambiguous_with = reading.send_at, reading.ambiguous_with
+    if (reading.evening is not None and ambiguous_with in (None, reading.evening)
+            and _EVENING_TEXT.search(message)):
+        # "dinner at 8 on friday" is 8 PM and "drinks at 6" 6 PM, as a person reads them: no question.
+        send_at, ambiguous_with = reading.evening, None
+    nearest = Remind(to=recipient, send_at=send_at, text=message, recurrence=reading.recurrence,
                      anchor=reading.anchor if reading.recurrence else None)
-    if reading.ambiguous_with is not None:
-        other = reading.ambiguous_with
+    if ambiguous_with is not None:
+        other = ambiguous_with
         # The other reading's wall time as asked: anchor_of(other) would give 03:30 for a 02:30 in a DST gap.
         other_anchor = (reading.ambiguous_anchor or anchor_of(other, reading.zone)) if reading.recurrence else None
         options = (nearest, Remind(recipient, other, message, reading.recurrence, other_anchor))

@@ -45,7 +45,7 @@ give TimeProblem("ambiguous") with every reading in ``choices``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Callable, Union
@@ -225,6 +225,9 @@ class Moment:
     ambiguous_with: datetime | None = None
     # For a repeating reading, the other reading's anchor (its first wall time as asked).
     ambiguous_anchor: datetime | None = None
+    # For a bare hour read in the morning ("friday at 8" is 8 AM), its evening reading on the same
+    # day (8 PM): the parser takes it when the reminder's text says evening ("dinner at 8 on friday").
+    evening: datetime | None = None
 
 
 Reading = Union[Moment, TimeProblem]
@@ -882,7 +885,12 @@ def _resolve(slots: Slots, now: datetime, zone_name: str, default_time: time, ph
         if not isinstance(reading, TimeProblem):  # else the date is past or too far: only the time remains
             others.append(reading[0].send_at)
     checked = _checked(send_at, wall, now, zone_name, phrase, horizon)
-    if isinstance(checked, TimeProblem) or not others:
+    if isinstance(checked, TimeProblem):
+        return checked
+    evening = _evening_of(slots, wall, zone)
+    if evening is not None:
+        checked = (replace(checked[0], evening=evening), checked[1])
+    if not others:
         return checked
     # A reading that is past or too far is no choice.
     choices = [other for other in dict.fromkeys(ceil_second(other) for other in others)
@@ -892,9 +900,17 @@ def _resolve(slots: Slots, now: datetime, zone_name: str, default_time: time, ph
     if not choices:
         return checked
     if len(choices) == 1:
-        return Moment(moment.send_at, moment.zone, ambiguous_with=choices[0]), asked
+        return replace(moment, ambiguous_with=choices[0]), asked
     ordered = tuple(sorted({moment.send_at, *choices}, key=lambda choice: choice.timestamp()))
     return TimeProblem("ambiguous", phrase, ordered)
+
+
+def _evening_of(slots: Slots, wall: datetime, zone: ZoneInfo) -> datetime | None:
+    """Return the evening reading (same day) of a bare hour that was read in the morning."""
+    clock = slots.clock
+    if clock is None or not clock.ambiguous or slots.part is not None or not 1 <= wall.hour < 12:
+        return None
+    return ceil_second(localize(wall + timedelta(hours=12), zone))
 
 
 def _checked(send_at: datetime, wall: datetime, now: datetime, zone_name: str, phrase: str,
@@ -924,7 +940,8 @@ _ELAPSED_WORDS = re.compile(r"\b(?:in|from now|later|hence|fortnight)\b")
 _FALLBACK_REFUSES = re.compile(
     r"\b(?:few|several|some|couple|other|next|this|last|twice|thrice|after|before|work|school|lunch|dinner"
     r"|breakfast|soon|later today|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|quarter"
-    r"|week|month|year|weekend)\b|[0-9]{3,}|[0-9]h[0-9]|[0-9]\.[0-9]")
+    r"|week|month|year|weekend)\b|[0-9]{3,}|[0-9]h[0-9]|[0-9]\.[0-9]"
+    r"|^in [0-9]+$")  # "in 5" with no unit: dateparser reads a month or a day, a person means minutes or hours
 
 
 def read_fallback(phrase: str, now: datetime, zone: str, day_first: bool) -> Moment | None:
