@@ -161,7 +161,7 @@ def describe_problem(problem: TimeProblem, hint: str = f"Try {EXAMPLE}.") -> str
     fragment = shorten(problem.fragment, 60)
     if problem.kind == "impossible":
         return f'Sorry, "{fragment}" isn\'t a real date or time. {hint}'
-    if problem.kind == "past":
+    if problem.kind == "past" or _PAST_WORDS.search(fragment):  # "yesterday at 5pm" is past, not unreadable
         return f'Sorry, "{fragment}" is in the past. Please pick a future time. {hint}'
     if problem.kind == "too_far":
         return f'Sorry, "{fragment}" is more than a year away; I can only remind you up to 365 days ahead.'
@@ -178,13 +178,19 @@ def describe_problem(problem: TimeProblem, hint: str = f"Try {EXAMPLE}.") -> str
         if days is None:
             return wording.unclear_time(fragment)
         return wording.unclear_day(fragment, [day[0] for day in days], _example(days))
-    unit_missing = _NUMBER_WITHOUT_UNIT.fullmatch(fragment)
-    if unit_missing is not None:  # "in 5": minutes or hours is the sender's to say
-        number = unit_missing["number"]
-        return f'Sorry, in {number} what? Try "in {number} minutes" or "in {number} hours".'
-    return f'Sorry, I couldn\'t read the time "{fragment}". {hint}'
+    return _unit_missing(fragment) or f'Sorry, I couldn\'t read the time "{fragment}". {hint}'
 
 
+def _unit_missing(fragment: str) -> str | None:
+    """Ask for the unit of "in 5": minutes or hours is the sender's to say."""
+    found = _NUMBER_WITHOUT_UNIT.fullmatch(fragment.strip())
+    if found is None:
+        return None
+    number = found["number"]
+    return f'Sorry, in {number} what? Try "in {number} minutes" or "in {number} hours".'
+
+
+_PAST_WORDS = re.compile(r"\b(?:yesterday|last night|ago)\b", re.IGNORECASE)
 _NUMBER_WITHOUT_UNIT = re.compile(r"in\s+(?P<number>[0-9]{1,3})", re.IGNORECASE)
 
 
@@ -268,7 +274,7 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
     text = body.strip(_EDGE)
     error = None
     if asked:
-        error = Error(f'Sorry, I need a time to send "{shorten(text)}". '
+        error = Error(_unit_missing(text) or f'Sorry, I need a time to send "{shorten(text)}". '
                       f'Try "remind me to {shorten(text, 30)} tomorrow at 9am".')
     return Untimed(recipient, text, error)
 
