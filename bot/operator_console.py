@@ -39,6 +39,17 @@ def _short(text: str) -> str:
     return text if len(text) <= TEXT_WIDTH else text[:TEXT_WIDTH - 3].rstrip() + "..."
 
 
+def readable_reason(error: str | None) -> str:
+    """Say why a message failed in words: "delivery delivery_failed (30003)" is the carrier's report."""
+    if not error:
+        return "unknown"
+    report, is_delivery, rest = error.partition("delivery ")
+    if is_delivery and not report:
+        status, _, detail = rest.partition(" ")
+        return f"carrier reported {status.replace('_', ' ')}" + (f" {detail}" if detail else "")
+    return error
+
+
 @dataclass(frozen=True)
 class Failure:
     """A message that failed in the last day."""
@@ -138,7 +149,7 @@ class OperatorConsole:
         return Overview(
             pending, due_soon, overdue,
             tuple((f"{moment:%H}:00", per_hour.get(f"{moment:%Y-%m-%d %H}", 0)) for moment in hours),
-            tuple(Failure(row.id, row.kind, mask_number(row.recipient), row.error or "unknown", as_utc(row.due_at))
+            tuple(Failure(row.id, row.kind, mask_number(row.recipient), readable_reason(row.error), as_utc(row.due_at))
                   for row in failures),
             opted_out,
             tuple((mask_number(row.number), as_utc(row.opted_out_at)) for row in opt_outs),

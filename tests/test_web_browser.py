@@ -215,7 +215,7 @@ def test_the_operator_console(server, browser):
     browser.find_element(By.ID, "admin-token").send_keys(ADMIN_TOKEN)
     browser.find_element(By.ID, "admin-sign-in").click()
     assert wait_for(browser, "#pending", "3") == "3"
-    assert "delivery delivery_failed" in browser.find_element(By.ID, "failures").text
+    assert "carrier reported delivery failed" in browser.find_element(By.ID, "failures").text
     assert "+*******0147" in browser.find_element(By.ID, "top-senders").text
     shoot(browser, "admin")
     browser.find_element(By.ID, "search-number").send_keys(BOB)
