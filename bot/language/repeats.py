@@ -310,6 +310,7 @@ def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool, *, r
     other = _first_occurrence(spec, slots, now, zone_name, other_at) if other_at is not None else None
     if isinstance(other, TimeProblem):
         other = None  # the other reading's first time is too far: only one remains
+    evening = _evening_occurrence(spec, slots, now, zone_name, at, other_at)
     # Feb 29 is named in the rule: the first occurrence may be a Feb 28, which would not say so.
     leap_day = spec.frequency == "YEARLY" and slots.date is not None and slots.date[1:] == (2, 29)
     rule = _rule_text(spec, 29 if leap_day else _month_days(slots), 2 if leap_day else None)
@@ -332,11 +333,26 @@ def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool, *, r
         if other is not None and until < other.wall:
             other = None  # "every day at 5 until 10am today": only one reading has an occurrence
         rule += f";UNTIL={until:%Y%m%dT%H%M%S}"
+    evening_at, evening_anchor = (evening.at, evening.wall) if evening is not None else (None, None)
     if other is None:
-        return Moment(first.at, zone_name, rule, anchor=first.wall)
+        return Moment(first.at, zone_name, rule, anchor=first.wall, evening=evening_at, evening_anchor=evening_anchor)
     if other.at < first.at:
         first, other = other, first  # the nearest reading first, as for one-off times
-    return Moment(first.at, zone_name, rule, anchor=first.wall, ambiguous_with=other.at, ambiguous_anchor=other.wall)
+    return Moment(first.at, zone_name, rule, anchor=first.wall, ambiguous_with=other.at, ambiguous_anchor=other.wall,
+                  evening=evening_at, evening_anchor=evening_anchor)
+
+
+def _evening_occurrence(spec: Spec, slots: Slots, now: datetime, zone_name: str, at: time,
+                        other_at: time | None) -> Occurrence | None:
+    """Return the first occurrence of a bare morning hour's evening reading ("every friday at 8": 8 PM)."""
+    clock = slots.clock
+    if clock is None or not clock.ambiguous or slots.part is not None or not 1 <= at.hour < 12:
+        return None
+    evening_at = time(at.hour + 12, at.minute, at.second)
+    if other_at is not None and other_at != evening_at:
+        return None
+    found = _first_occurrence(spec, slots, now, zone_name, evening_at)
+    return None if isinstance(found, TimeProblem) else found
 
 
 def _time_of_day(spec: Spec, slots: Slots) -> tuple[time, time | None]:

@@ -329,13 +329,14 @@ def decide(recipient: str, reading: Reading, text: str, now: datetime, zone: str
     if len(message) > MAX_TEXT_LENGTH:
         return Error(f"Sorry, the reminder is too long ({len(message)} characters); "
                      f"the most I can send is {MAX_TEXT_LENGTH}.")
-    send_at, ambiguous_with = reading.send_at, reading.ambiguous_with
-    if (reading.evening is not None and ambiguous_with in (None, reading.evening)
+    send_at, anchor, ambiguous_with = reading.send_at, reading.anchor, reading.ambiguous_with
+    evening = reading.evening
+    if (evening is not None and (ambiguous_with is None or evening in (send_at, ambiguous_with))
             and _EVENING_TEXT.search(message)):
         # "dinner at 8 on friday" is 8 PM and "drinks at 6" 6 PM, as a person reads them: no question.
-        send_at, ambiguous_with = reading.evening, None
+        send_at, anchor, ambiguous_with = reading.evening, reading.evening_anchor, None
     nearest = Remind(to=recipient, send_at=send_at, text=message, recurrence=reading.recurrence,
-                     anchor=reading.anchor if reading.recurrence else None)
+                     anchor=anchor if reading.recurrence else None)
     if ambiguous_with is not None:
         other = ambiguous_with
         # The other reading's wall time as asked: anchor_of(other) would give 03:30 for a 02:30 in a DST gap.

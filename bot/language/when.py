@@ -228,6 +228,7 @@ class Moment:
     # For a bare hour read in the morning ("friday at 8" is 8 AM), its evening reading on the same
     # day (8 PM): the parser takes it when the reminder's text says evening ("dinner at 8 on friday").
     evening: datetime | None = None
+    evening_anchor: datetime | None = None  # for a repeating reading, the evening's first wall time
 
 
 Reading = Union[Moment, TimeProblem]
