@@ -12,23 +12,18 @@ and refused with 422 when the body differs.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fake_server import FakeServer, JsonHandler, ProviderMessage, Reply
 
 
 @dataclass(frozen=True)
-class ReceivedMessage:
+class ReceivedMessage(ProviderMessage):
     """One POST /messages the fake accepted or refused."""
 
-    from_number: str | None
-    to: str | None
-    text: str | None
-    authorization: str | None
     idempotency_key: str | None
     status: int
     received_at: float
@@ -36,84 +31,18 @@ class ReceivedMessage:
     provider_id: str | None = None  # the data.id the fake answered with (for delivery-status webhooks)
 
 
-@dataclass
-class Reply:
-    """A scripted answer: status, headers, JSON body, and a delay before answering."""
-
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-    delay: float = 0.0
-
-
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 refuses connections under a benchmark's burst.
-    request_queue_size = 1024
-
-
-class FakeTelnyx:
+class FakeTelnyx(FakeServer[ReceivedMessage]):
     """Start with ``start()``; ``url`` is the base URL for the SDK."""
 
     def __init__(self, latency: float = 0.0) -> None:
-        self.latency = latency
-        self.messages: list[ReceivedMessage] = []
-        self.script: deque[Reply] = deque()
-        self.rule: Callable[[dict[str, Any]], Reply | None] | None = None
+        super().__init__(latency)
         self._accepted_keys: dict[str, tuple[bytes, str | None]] = {}  # key -> (raw body, provider id)
-        self._lock = threading.RLock()  # predicates passed to wait_for may call delivered()
-        self._condition = threading.Condition(self._lock)
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeTelnyx":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def push(self, *replies: Reply) -> None:
-        """Answer the next requests with these replies, in order, then normally."""
-        with self._lock:
-            self.script.extend(replies)
-
-    def delivered(self, to: str | None = None) -> list[ReceivedMessage]:
-        """Return the accepted messages (status 200), optionally only those to ``to``."""
-        with self._lock:
-            return [m for m in self.messages if self._accepted(m) and (to is None or m.to == to)]
-
-    @staticmethod
-    def _accepted(message: ReceivedMessage) -> bool:
+    def _taken(self, message: ReceivedMessage) -> bool:
+        """Say whether Telnyx accepted the message (200) as a new send, not a replay of a key."""
         return message.status == 200 and not message.replayed
 
-    def wait_for(self, predicate: Callable[[list[ReceivedMessage]], bool], timeout: float = 10.0) -> bool:
-        """Wait until ``predicate(accepted messages)`` holds, or the timeout passes."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            while True:
-                accepted = [m for m in self.messages if self._accepted(m)]
-                if predicate(accepted):
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._condition.wait(remaining)
-
-    def _next_reply(self, request: dict[str, Any]) -> Reply:
-        with self._lock:
-            if self.script:
-                return self.script.popleft()
-        if self.rule is not None:
-            ruled = self.rule(request)
-            if ruled is not None:
-                return ruled
+    def _default_reply(self) -> Reply:
         return Reply(200, delay=self.latency)
 
     def earlier_answer(self, key: str | None, raw: bytes) -> tuple[int, str | None] | None:
@@ -135,18 +64,10 @@ class FakeTelnyx:
                 key, status, time.monotonic(), replayed, provider_id))
             self._condition.notify_all()
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[JsonHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes; with Nagle on, the client's delayed ACK holds
-            # the body back ~40 ms, which would make every fake send slower than Telnyx's.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -181,18 +102,5 @@ class FakeTelnyx:
                 if body is None:
                     body = {"errors": [{"code": str(reply.status * 100), "title": "scripted error"}]}
                 self._answer(reply.status, body, reply.headers)
-
-            def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a scripted timeout)
 
         return Handler

@@ -8,9 +8,10 @@ The list endpoint filters by To, From and DateSent (``DateSent``, ``DateSent<``,
 compared by day as Twilio documents), newest first, in pages (PageSize, Page).
 
 Scripted answers (``push`` and ``rule``, as in tests/fake_telnyx.py, whose ``Reply`` works here
-too): 429 with Retry-After, 5xx, Twilio's refusals (``error_reply(21610)``), a slow answer (the
-message is taken on arrival, so a client timeout leaves it sent), and ``Reply(drop=True)``: take
-the message, then close the connection without answering.
+too: this module's ``Reply`` extends that one, tests/fake_server.py's): 429 with Retry-After, 5xx,
+Twilio's refusals (``error_reply(21610)``), a slow answer (the message is taken on arrival, so a
+client timeout leaves it sent), and ``Reply(drop=True)``: take the message, then close the
+connection without answering.
 
 ``TwilioSigner`` signs webhooks as Twilio does (the SDK's ``RequestValidator.compute_signature``)
 and builds the form fields of an inbound message and of a status callback.
@@ -19,18 +20,17 @@ and builds the form fields of an inbound message and of a status callback.
 from __future__ import annotations
 
 import base64
-import json
 import socket
-import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests import fake_server
+from tests.fake_server import FakeServer, JsonHandler, ProviderMessage
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-test-token-0123456789abcd"
@@ -57,13 +57,9 @@ ERROR_MESSAGES = {
 
 
 @dataclass(frozen=True)
-class ReceivedMessage:
+class ReceivedMessage(ProviderMessage):
     """One POST to Messages.json that the fake took or refused (attribute names as in tests/fake_telnyx.py)."""
 
-    from_number: str | None
-    to: str | None
-    text: str | None
-    authorization: str | None
     status: int
     received_at: float
     provider_id: str | None = None  # the Message SID the fake answered with
@@ -74,13 +70,10 @@ class ReceivedMessage:
 
 
 @dataclass
-class Reply:
-    """A scripted answer: status, headers, JSON body (Twilio's error shape when None), delay, or a dropped connection."""
+class Reply(fake_server.Reply):
+    """A scripted answer as Twilio gives it (201, or its error shape when body is None), or a dropped connection."""
 
     status: int = 201
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-    delay: float = 0.0
     drop: bool = False  # take the message, then close the connection without an answer
 
 
@@ -90,78 +83,29 @@ def error_reply(code: int, status: int = 400, headers: dict[str, str] | None = N
                                          "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status})
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024  # socketserver's 5 refuses connections under a benchmark's burst
-
-
-class FakeTwilio:
+class FakeTwilio(FakeServer[ReceivedMessage]):
     """Start with ``start()``; ``url`` is the TWILIO_BASE_URL for the SDK."""
 
     def __init__(self, latency: float = 0.0, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN,
                  pool_number: str = "+13125550100", clock: Callable[[], datetime] | None = None) -> None:
-        self.latency = latency
+        super().__init__(latency)
         self.account_sid = account_sid
         self.authorization = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self.pool_number = pool_number  # the number a Messaging Service sends from
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.messages: list[ReceivedMessage] = []
         self.lookups: list[dict[str, str]] = []  # the query of every GET of the message list
         self.resources: dict[str, dict[str, Any]] = {}  # Message resources by SID, as the list shows them
-        self.script: deque[Any] = deque()
-        self.rule: Callable[[dict[str, Any]], Any] | None = None
-        self._lock = threading.RLock()
-        self._condition = threading.Condition(self._lock)
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeTwilio":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def push(self, *replies: Any) -> None:
-        """Answer the next POSTs with these replies, in order, then normally."""
-        with self._lock:
-            self.script.extend(replies)
-
-    def delivered(self, to: str | None = None) -> list[ReceivedMessage]:
-        """Return the messages taken (201), optionally only those to ``to``."""
-        with self._lock:
-            return [m for m in self.messages if m.provider_id is not None and (to is None or m.to == to)]
-
-    def wait_for(self, predicate: Callable[[list[ReceivedMessage]], bool], timeout: float = 10.0) -> bool:
-        """Wait until ``predicate(messages taken)`` holds, or the timeout passes."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            while not predicate(self.delivered()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._condition.wait(remaining)
-            return True
+    def _taken(self, message: ReceivedMessage) -> bool:
+        """Say whether Twilio took the message (2xx, so it has a Message SID)."""
+        return message.provider_id is not None
 
     def set_status(self, sid: str, status: str) -> None:
         """Move a taken message to ``status`` (delivered, undelivered, ...), as the list will show it."""
         with self._lock:
             self.resources[sid]["status"] = status
 
-    def _next_reply(self, request: dict[str, Any]) -> Any:
-        with self._lock:
-            if self.script:
-                return self.script.popleft()
-        if self.rule is not None:
-            ruled = self.rule(request)
-            if ruled is not None:
-                return ruled
+    def _default_reply(self) -> Reply:
         return Reply(201, delay=self.latency)
 
     def _take(self, form: dict[str, str], headers: Any, status: int) -> dict[str, Any] | None:
@@ -211,16 +155,10 @@ class FakeTwilio:
                 "page": page, "page_size": size, "uri": uri(page), "first_page_uri": uri(0),
                 "previous_page_uri": uri(page - 1) if page else None, "next_page_uri": uri(page + 1) if more else None}
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[JsonHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # see tests/fake_telnyx.py: no 40 ms delayed-ACK stalls
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(JsonHandler):
             def _collection(self) -> str | None:
                 """Return the path if it is this account's Messages.json, else answer 401/404 and return None."""
                 path = urlsplit(self.path).path
@@ -268,19 +206,6 @@ class FakeTwilio:
                 if isinstance(body.get("message"), str):
                     body = {**body, "message": body["message"].replace("{to}", form.get("To") or "")}
                 self._answer(status, body, reply.headers)
-
-            def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a scripted timeout)
 
         return Handler
 
