@@ -115,10 +115,24 @@ class NewMessage:
 
 
 @dataclass(frozen=True)
+class Job:
+    """What a POST answers with about the job it created or found: no ORM object, for speed."""
+
+    id: str
+    status: str
+    send_at: datetime
+    recipient: str
+
+    @classmethod
+    def of(cls, reminder: Reminder) -> "Job":
+        return cls(reminder.id, reminder.status, reminder.send_at, reminder.recipient)
+
+
+@dataclass(frozen=True)
 class Created:
     """The job a POST answers with; ``replayed`` when an Idempotency-Key matched an earlier one."""
 
-    reminder: Reminder
+    reminder: Job
     replayed: bool
 
 
@@ -177,19 +191,24 @@ def check_recipient(session: Session, recipient: str) -> None:
         raise RecipientOptedOut(recipient)
 
 
-def check_limits(session: Session, limits: ApiLimits, recipient: str, now: datetime) -> None:
-    """Raise ApiLimitReached when one more API message to ``recipient`` would break a limit.
+def check_recipient_and_limits(session: Session, limits: ApiLimits, recipient: str, now: datetime) -> None:
+    """Refuse one more API message to ``recipient``: RecipientOptedOut, or ApiLimitReached over a limit.
 
-    Every count reads an index only, and the pending and hourly ones stop at their limit.
+    One query reads the consent and every limit (``queries.api_usage``), each from an index and
+    reading no further than the limit. The queries that say when a limit clears run only on refusal.
     """
-    pending = queries.count_api_pending(session, limits.max_pending)
-    if pending >= limits.max_pending:
+    usage = queries.api_usage(session, recipient, now, max_pending=limits.max_pending,
+                              max_new_per_hour=limits.max_new_per_hour,
+                              max_recipients_per_day=limits.max_recipients_per_day)
+    if usage.recipient_opted_out:
+        raise RecipientOptedOut(recipient)
+    if usage.pending_full:
         raise ApiLimitReached(
             "API_MAX_PENDING", f"The API already has {limits.max_pending} messages waiting to be sent, the most "
             "API_MAX_PENDING allows; try again once some have gone out.",
             _seconds_until(queries.soonest_api_due(session), now))
     hour_ago = now - timedelta(hours=1)
-    if queries.count_api_created_since(session, hour_ago, limits.max_new_per_hour) >= limits.max_new_per_hour:
+    if usage.hour_full:
         # A slot frees up an hour after the oldest of the last hour's messages.
         oldest = queries.oldest_api_created_since(session, hour_ago)
         retry_after = _seconds_until(oldest + timedelta(hours=1) if oldest else None, now)
@@ -197,7 +216,7 @@ def check_limits(session: Session, limits: ApiLimits, recipient: str, now: datet
             "API_MAX_NEW_PER_HOUR", f"The API may schedule at most {limits.max_new_per_hour} messages an hour "
             f"(API_MAX_NEW_PER_HOUR); try again in {retry_after or 60} seconds.", retry_after)
     day_ago = now - timedelta(days=1)
-    if (not queries.api_messaged_since(session, recipient, day_ago)
+    if (usage.day_full
             and queries.count_api_recipients_since(session, day_ago) >= limits.max_recipients_per_day):
         # A number leaves the day's count a day after its latest message; the earliest of those frees a slot.
         last = queries.oldest_api_recipient_since(session, day_ago)
@@ -343,13 +362,14 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
     zone = request.timing.zone if isinstance(request.timing, When) else "UTC"
     try:
         with session_factory() as session, session.begin():
-            check_recipient(session, request.recipient)
-            if limits is not None:
-                check_limits(session, limits, request.recipient, now)
-            reminder = lifecycle.schedule(
+            if limits is None:
+                check_recipient(session, request.recipient)
+            else:
+                check_recipient_and_limits(session, limits, request.recipient, now)
+            row = lifecycle.insert_scheduled(
                 session, recipient=request.recipient, text=request.text, send_at=send_at, now=now,
                 owner=None, zone=zone, kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)
-        return Created(reminder, replayed=False)
+        return Created(Job(row["id"], row["status"], send_at, request.recipient), replayed=False)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -364,7 +384,7 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
 def _replay(existing: Reminder, request: NewMessage) -> Created:
     if not _same_request(existing, request):
         raise IdempotencyConflict(existing.id)
-    return Created(existing, replayed=True)
+    return Created(Job.of(existing), replayed=True)
 
 
 def _same_request(existing: Reminder, request: NewMessage) -> bool:

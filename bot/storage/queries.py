@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Insert, Row, Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -150,13 +150,16 @@ def add_inbound(session: Session, message_id: str, event_id: str | None, sender:
 
 def count_pending_and_created_since(session: Session, owner: str, since: datetime) -> tuple[int, int]:
     """Return ``(count_pending, count_created_since)`` for the owner's reminders in one query."""
-    # Both counts read the same rows (the owner index); one statement instead of two per "remind".
-    pending, created = session.execute(
-        select(func.count().filter(Reminder.status.in_(PENDING)),
-               func.count().filter(Reminder.created_at >= since))
-        .where(Reminder.owner == owner, Reminder.kind == Kind.REMINDER)
-    ).one()
+    # Both counts read the same rows (the owner index); one statement instead of two per "remind",
+    # built once and run on the connection (through the ORM it cost three times the round trip).
+    pending, created = session.connection().execute(
+        _COUNT_PENDING_AND_CREATED, {"count_owner": owner, "count_since": since}).one()
     return pending or 0, created or 0
+
+
+_COUNT_PENDING_AND_CREATED = (
+    select(func.count().filter(_R.status.in_(PENDING)), func.count().filter(_R.created_at >= bindparam("count_since")))
+    .where(_R.owner == bindparam("count_owner"), _R.kind == Kind.REMINDER))
 
 
 def other_recipients_since(session: Session, owner: str, since: datetime) -> set[str]:
@@ -241,27 +244,54 @@ def refuse_consents(session: Session, recipient: str, now: datetime) -> None:
 _FROM_API = _R.source == Source.API
 
 
-def _count_up_to(session: Session, condition: object, up_to: int) -> int:
-    # Counting stops at ``up_to``: a limit check needs no more, and its cost stays bounded by the limit.
-    # Selecting an indexed column keeps the read inside the index (``id`` would cost a row lookup each).
-    capped = select(_R.source).where(condition).limit(up_to).subquery()  # type: ignore[arg-type]
-    return session.connection().execute(select(func.count()).select_from(capped)).scalar() or 0
+def _reaches(condition: object, limit_name: str):  # type: ignore[no-untyped-def]
+    # "Is there a row at position ``limit``?" reads at most ``limit`` index entries and stops there,
+    # and is cheaper than a count stopped at the limit (51 against 88 us for 2,000 rows on SQLite:
+    # no subquery to count). The column is an indexed one so that the read stays in the index.
+    return exists(select(_R.source).where(condition).limit(1).offset(bindparam(limit_name)))  # type: ignore[arg-type]
 
 
-def count_api_pending(session: Session, up_to: int) -> int:
-    """Count the API's messages still to send, stopping at ``up_to``."""
-    return _count_up_to(session, and_(_FROM_API, _R.status.in_(PENDING)), up_to)
+@dataclass(frozen=True)
+class ApiUsage:
+    """What one more API message to a number needs to know: its consent, and which API limits are reached.
+
+    ``day_full`` says the API created as many messages as the recipients-per-day limit in the last
+    day, and the recipient is not among the numbers it messaged (the limit does not apply to those).
+    Fewer messages than the limit means fewer numbers; only when it is reached are the numbers
+    counted (``count_api_recipients_since``).
+    """
+
+    recipient_opted_out: bool
+    pending_full: bool
+    hour_full: bool
+    day_full: bool
 
 
-def count_api_created_since(session: Session, since: datetime, up_to: int) -> int:
-    """Count the API's messages created since ``since``, stopping at ``up_to``."""
-    return _count_up_to(session, and_(_FROM_API, _R.created_at >= since), up_to)
+# The recipient's own messages are found by the recipient index: on ``source`` (``|| ''`` makes
+# it unusable for an index) SQLite's planner walked the (source, created_at) index instead,
+# 300 us per request at 10,000 rows against 15 us.
+_MESSAGED_TODAY = exists().where(_R.recipient == bindparam("usage_recipient"), _R.source + "" == Source.API,
+                                 _R.created_at >= bindparam("day_ago"))
+# All of it in one statement built once, instead of four to six round trips.
+_API_USAGE = select(
+    exists().where(_C.number == bindparam("usage_recipient"), _C.opted_out_at.is_not(None)).label("opted_out"),
+    _reaches(and_(_FROM_API, _R.status.in_(PENDING)), "pending_at").label("pending_full"),
+    _reaches(and_(_FROM_API, _R.created_at >= bindparam("hour_ago")), "hour_at").label("hour_full"),
+    # CASE evaluates its branches lazily (on both databases): a number messaged today costs no count.
+    case((_MESSAGED_TODAY, False),
+         else_=_reaches(and_(_FROM_API, _R.created_at >= bindparam("day_ago")), "day_at")).label("day_full"),
+)
 
 
-def api_messaged_since(session: Session, recipient: str, since: datetime) -> bool:
-    """Say whether the API created a message for ``recipient`` since ``since`` (the recipient index)."""
-    return session.connection().execute(select(_R.source).where(
-        _R.recipient == recipient, _FROM_API, _R.created_at >= since).limit(1)).first() is not None
+def api_usage(session: Session, recipient: str, now: datetime, *, max_pending: int, max_new_per_hour: int,
+              max_recipients_per_day: int) -> ApiUsage:
+    """Read what the API's opt-out and limit checks need for one more message to ``recipient``, in one query."""
+    row = session.connection().execute(_API_USAGE, {
+        "usage_recipient": recipient, "hour_ago": now - timedelta(hours=1), "day_ago": now - timedelta(days=1),
+        # Offsets count from 0: the row at offset limit - 1 is the limit-th.
+        "pending_at": max_pending - 1, "hour_at": max_new_per_hour - 1, "day_at": max_recipients_per_day - 1,
+    }).one()
+    return ApiUsage(bool(row.opted_out), bool(row.pending_full), bool(row.hour_full), bool(row.day_full))
 
 
 def count_api_recipients_since(session: Session, since: datetime) -> int:
@@ -335,13 +365,32 @@ def question_from_json(value: str, asked_at: datetime) -> Question:
 def load_question(session: Session, number: str) -> Question | None:
     """Return the question ``number`` was asked and has not answered yet, or None."""
     row = session.connection().execute(select(_V.question, _V.asked_at).where(_V.number == number)).first()
-    if row is None or row.question is None or row.asked_at is None:
+    return _question_of(row.question, row.asked_at) if row is not None else None
+
+
+def _question_of(stored: str | None, asked_at: datetime | None) -> Question | None:
+    if stored is None or asked_at is None:
         return None
     try:
-        return question_from_json(row.question, row.asked_at)
+        return question_from_json(stored, asked_at)
     except (ValueError, KeyError, TypeError):  # written by another version, or damaged: ask again rather than fail
         log.warning("ignoring a stored question that cannot be read")
         return None
+
+
+_READ_CONTACT_AND_QUESTION = (
+    select(_C.number, _C.timezone, _C.opted_out_at, _C.refused_at, _V.question, _V.asked_at)
+    .select_from(Contact.__table__.outerjoin(Conversation.__table__, _V.number == _C.number))
+    .where(_C.number == bindparam("number")))
+
+
+def contact_and_question(session: Session, number: str) -> tuple[ContactState | None, Question | None]:
+    """Return ``contact_state`` and ``load_question`` of ``number`` in one round trip (an inbound SMS needs both)."""
+    row = session.connection().execute(_READ_CONTACT_AND_QUESTION, {"number": number}).first()
+    if row is None:
+        return None, None
+    return ContactState(row.number, row.timezone, row.opted_out_at, row.refused_at), _question_of(row.question,
+                                                                                                   row.asked_at)
 
 
 def store_question(session: Session, number: str, question: Question | None, now: datetime) -> None:
