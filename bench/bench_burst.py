@@ -4,6 +4,8 @@
     python bench/bench_burst.py --quick                           # a burst of 200, 15 s sustained
     python bench/bench_burst.py --compare-root /path/to/before    # an earlier tree beside ours, same run
     python bench/bench_burst.py --db postgresql --json out.json
+    python bench/bench_burst.py --db postgresql --scenario sustained   # only the sustained load
+    python bench/bench_burst.py --busy 2                          # beside two spinning processes: a loaded machine
 
 Every server runs as in production: gunicorn, ``gunicorn.conf.py``, 2 workers x 4 threads. Ours sends
 through a fake Telnyx (20 ms a message, a process of its own) at the default outbound budget
@@ -231,7 +233,7 @@ def _environment(database_url: str, fake_url: str, public_key: str) -> dict[str,
 
 
 def run(dbs: list[str], burst_size: int, rate: float, seconds: float, compare_root: Path | None,
-        directory: str) -> list[dict[str, Any]]:
+        directory: str, scenarios: tuple[str, ...] = ("burst", "sustained")) -> list[dict[str, Any]]:
     """Run the burst and the sustained load against the floor and ours (and the earlier tree) on each database."""
     from tests.signing import WebhookSigner
 
@@ -255,24 +257,40 @@ def run(dbs: list[str], burst_size: int, rate: float, seconds: float, compare_ro
                                                      _environment(url, fake.url, signer.public_key), directory, root)
                     stack.callback(server.stop)
                     servers.append((server, url))
-                block += 1
-                rows.append({"db": db, **burst(floor, signer, numbers(block, burst_size), None, None)})
-                _print(rows[-1])
-                for server, url in servers:
+                if "burst" in scenarios:
                     block += 1
-                    rows.append({"db": db, **burst(server, signer, numbers(block, burst_size), fake, url)})
+                    rows.append({"db": db, **burst(floor, signer, numbers(block, burst_size), None, None)})
                     _print(rows[-1])
-                count = int(rate * seconds)
-                block += 1
-                rows.append({"db": db, **sustained(floor, signer, numbers(block, count), rate, None, None)})
-                _print(rows[-1])
-                for server, url in servers:
+                    for server, url in servers:
+                        block += 1
+                        rows.append({"db": db, **burst(server, signer, numbers(block, burst_size), fake, url)})
+                        _print(rows[-1])
+                if "sustained" in scenarios:
+                    count = int(rate * seconds)
                     block += 1
-                    rows.append({"db": db, **sustained(server, signer, numbers(block, count), rate, fake, url)})
+                    rows.append({"db": db, **sustained(floor, signer, numbers(block, count), rate, None, None)})
                     _print(rows[-1])
+                    for server, url in servers:
+                        block += 1
+                        rows.append({"db": db, **sustained(server, signer, numbers(block, count), rate, fake, url)})
+                        _print(rows[-1])
     finally:
         fake.stop()
     return rows
+
+
+def busy_processes(count: int) -> ExitStack:
+    """Start ``count`` processes that only spin (stopped when the returned stack closes): a loaded machine.
+
+    The slow PostgreSQL run of 2026-11-30 was on a machine at a load average of 4 on 2 cores; this
+    makes such a load on demand, so that before and after are compared under the same one.
+    """
+    stack = ExitStack()
+    for _ in range(count):
+        process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        stack.callback(process.wait)
+        stack.callback(process.kill)
+    return stack
 
 
 def _print(entry: dict[str, Any]) -> None:
@@ -312,6 +330,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=40.0, help="sustained messages a second")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the sustained load")
     parser.add_argument("--db", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--scenario", nargs="*", default=["burst", "sustained"], choices=["burst", "sustained"],
+                        help="which loads to run (both by default)")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="processes that only spin while it runs, to measure on a loaded machine")
     parser.add_argument("--compare-root", type=Path, help="also run this copy of the repository (before a change)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve-fake", type=float, help=argparse.SUPPRESS)
@@ -322,8 +344,8 @@ def main() -> int:
     if args.quick:
         args.burst, args.seconds = 200, 15.0
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-burst-") as directory:
-        rows = run(args.db, args.burst, args.rate, args.seconds, args.compare_root, directory)
+    with tempfile.TemporaryDirectory(prefix="bench-burst-") as directory, busy_processes(args.busy):
+        rows = run(args.db, args.burst, args.rate, args.seconds, args.compare_root, directory, tuple(args.scenario))
     print_table(rows)
     print(f"\n(took {time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the end)")
     if args.json:

@@ -4,8 +4,8 @@ Under gunicorn every worker counts for itself, and a scrape reaches one worker a
 random. ``gunicorn.conf.py`` therefore turns on prometheus_client's multiprocess
 mode (``PROMETHEUS_MULTIPROC_DIR``, which prometheus_client reads from the
 environment when it is imported): each worker writes its values to files in that
-directory, and the scrape adds up every worker's. The pending count is read from
-the database at scrape time either way.
+directory, and the scrape adds up every worker's. The pending count and the inbox's
+backlog are read from the database at scrape time either way.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from bot.delivery.transport import SendError, SendResult, Transport
 
 
-class _PendingCollector:
-    """``bot_pending_reminders``, counted in the database when scraped (the same for every worker)."""
+class _DatabaseGauge:
+    """A gauge counted in the database when scraped (the same for every worker), e.g. ``bot_pending_reminders``."""
 
-    def __init__(self, count_pending: Callable[[], int]) -> None:
-        self._count_pending = count_pending
+    def __init__(self, name: str, documentation: str, count: Callable[[], int]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._count = count
 
     def collect(self):  # type: ignore[no-untyped-def]
-        yield GaugeMetricFamily("bot_pending_reminders", "Reminders scheduled or being sent",
-                                value=self._count_pending())
+        yield GaugeMetricFamily(self._name, self._documentation, value=self._count())
 
 
 def _multiprocess_mode() -> bool:
@@ -44,7 +45,7 @@ class Metrics:
     def __init__(self) -> None:
         self.multiprocess = _multiprocess_mode()
         self.registry = CollectorRegistry(auto_describe=True)
-        self._pending: _PendingCollector | None = None
+        self._database_gauges: list[_DatabaseGauge] = []
         self.inbound = Counter("bot_inbound_messages", "Inbound SMS by command and outcome",
                                ["command", "outcome"], registry=self.registry)
         self.created = Counter("bot_reminders_created", "Reminders created, by source", ["source"],
@@ -66,8 +67,16 @@ class Metrics:
 
     def track_pending(self, count_pending: Callable[[], int]) -> None:
         """Read the pending count from the database at scrape time."""
-        self._pending = _PendingCollector(count_pending)
-        self.registry.register(self._pending)
+        self._track(_DatabaseGauge("bot_pending_reminders", "Reminders scheduled or being sent", count_pending))
+
+    def track_inbox_backlog(self, count_waiting: Callable[[], int]) -> None:
+        """Read the inbox's backlog (inbound SMS stored, not handled yet) from the database at scrape time."""
+        self._track(_DatabaseGauge("bot_inbox_backlog", "Inbound SMS stored by a webhook and not handled yet",
+                                   count_waiting))
+
+    def _track(self, gauge: _DatabaseGauge) -> None:
+        self._database_gauges.append(gauge)
+        self.registry.register(gauge)
 
     def exposition(self) -> bytes:
         """Return the Prometheus text for a scrape: this process's values, or every worker's added up."""
@@ -78,8 +87,8 @@ class Metrics:
             MultiProcessCollector(registry)  # every worker's files in PROMETHEUS_MULTIPROC_DIR
         except ValueError:  # the variable is empty or names no directory: this process's values only
             return generate_latest(self.registry)
-        if self._pending is not None:
-            registry.register(self._pending)
+        for gauge in self._database_gauges:
+            registry.register(gauge)
         return generate_latest(registry)
 
 

@@ -70,6 +70,7 @@ class Bot:
                                     is_outage=database_unavailable)
         self.inbox_timer = DispatchTimer(self.inbox, settings.dispatch_interval_seconds, self._after_inbox_tick,
                                          next_due=self.inbox.next_due)
+        self.metrics.track_inbox_backlog(self.inbox.count_waiting)
 
     def start(self) -> None:
         """Start delivering due messages, and handling stored inbound ones, in the background."""

@@ -464,6 +464,9 @@ class Settings:
     inbox_concurrency: Annotated[int, Integer(1, 64)] = 4
     # How long a claim on inbound messages holds: a crashed instance's are taken over after this.
     inbox_lease_seconds: Annotated[float, Number(1, 3600, unit="seconds")] = 30.0
+    # Handled inbox rows are deleted this long after handling. A webhook retried later than that is
+    # still answered once: the handled message ids stay in inbound_messages.
+    inbox_retention_days: Annotated[int, Integer(1, 3650, unit="days")] = 7
     # How many processes send for the account, all instances' workers together. OUTBOUND_RATE_PER_SECOND
     # is shared through the database (or Redis); while that store does not answer, each process sends
     # at OUTBOUND_RATE_PER_SECOND / this, so that together they still keep to the account's rate.

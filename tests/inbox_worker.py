@@ -1,8 +1,9 @@
 """An inbox processor in a process of its own, for the multi-process tests.
 
 Usage: python -m tests.inbox_worker DATABASE_URL LEASE_SECONDS BATCH_SIZE
-Prints "ready", then handles stored inbound messages until none has been waiting (received or
-claimed by anyone) for a second; bounded to two minutes in all. Replies are queued, not sent.
+Prints "ready" once it is set up, waits for a line on stdin (so that a test can start several
+workers together and set them going one by one), then handles stored inbound messages until none is
+waiting (received or claimed by anyone) after a pause in its work; bounded to two minutes in all. Replies are queued, not sent.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main(database_url: str, lease: str, batch_size: str) -> None:
     processor = InboxProcessor(sessions, settings, utc_now, on_handled=lambda _outcome: None,
                                is_outage=database_unavailable)
     print("ready", flush=True)
+    sys.stdin.readline()
 
     def waiting() -> int:
         with sessions() as session:
@@ -38,7 +40,7 @@ def main(database_url: str, lease: str, batch_size: str) -> None:
     while time.monotonic() - started < 120:
         if processor.tick():
             last_work = time.monotonic()
-        elif time.monotonic() - last_work >= 1.0 and not waiting():
+        elif time.monotonic() - last_work >= 0.2 and not waiting():
             break
         else:
             time.sleep(0.05)  # the idle poll: claims held by a killed worker come back after their lease

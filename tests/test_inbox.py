@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.conversation.inbound import InboundSms
-from bot.conversation.inbox import CHUNK_SIZE, MAX_ATTEMPTS, Acceptance, InboxProcessor, accept
+from bot.conversation.inbox import (CHUNK_SIZE, MAX_ATTEMPTS, QUIET, Acceptance, InboxProcessor,
+                                   accept)
+from bot.language import wording
+from bot.metrics import Metrics
 from bot.service import database_unavailable
 from bot.settings import load_settings
-from bot.storage import inbox_queries
+from bot.storage import inbox_queries, queries
 from bot.storage.db import SessionFactory, make_engine, make_session_factory, upgrade_database
 from bot.storage.models import InboundMessage, InboxMessage, InboxOutcome, InboxStatus, Kind, Reminder
 from bot.timeutil import utc_now
@@ -44,10 +47,10 @@ def _processor(sessions: SessionFactory, url: str, clock=utc_now, on_handled: Ca
     return InboxProcessor(sessions, settings, clock, on_handled=on_handled, is_outage=database_unavailable)
 
 
-def _store(sessions: SessionFactory, messages: list[tuple[str, str]]) -> list[str]:
-    """Store (sender, text) pairs as the webhook would, in this order; return their message ids."""
+def _store(sessions: SessionFactory, messages: list[tuple[str, str]], first: int = 0) -> list[str]:
+    """Store (sender, text) pairs as the webhook would, in this order; return their message ids (numbered from ``first``)."""
     ids = []
-    for number, (sender, text) in enumerate(messages):
+    for number, (sender, text) in enumerate(messages, start=first):
         message = InboundSms(f"msg-{number:04d}", sender, text, f"evt-{number:04d}")
         assert accept(message, session_factory=sessions, now=utc_now()) is Acceptance.ACCEPTED
         ids.append(message.message_id)
@@ -157,14 +160,13 @@ def test_a_claim_skips_senders_someone_else_is_handling(tmp_path):
     assert [(claim.message_id, claim.attempts) for claim in taken_over] == [("msg-0000", 1), ("msg-0002", 0)]
 
 
-def test_a_claim_that_ran_out_is_not_handled_twice(tmp_path):
-    url = f"sqlite:///{tmp_path / 'lease.db'}"
-    sessions = _sessions(url)
+def test_a_claim_that_ran_out_is_not_handled_twice(database_url):
+    sessions = _sessions(database_url)
     ids = _store(sessions, [(ALICE, "list"), (ALICE, "help"), (BOB, "list")])
-    first = _processor(sessions, url)
+    first = _processor(sessions, database_url)
     with sessions() as session, session.begin():
         stale = inbox_queries.claim_batch(session, utc_now(), 10, first.lease)
-    later = _processor(sessions, url, clock=lambda: utc_now() + first.lease + timedelta(seconds=1))
+    later = _processor(sessions, database_url, clock=lambda: utc_now() + first.lease + timedelta(seconds=1))
     assert later.tick() == 3  # the claimer stalled past its lease: another instance takes the rows over
     assert first._handle_batch(stale) == 0  # the stalled claimer wakes up: its claims are gone
     _assert_handled_once_in_order(sessions, ids)
@@ -198,9 +200,16 @@ def test_concurrent_processors_handle_each_message_once_in_order(database_url, i
 
 
 def _worker(url: str, lease: float, batch_size: int) -> subprocess.Popen:
+    """Start a worker process; it says "ready" when set up and starts work on a line from ``_set_going``."""
     return subprocess.Popen([sys.executable, "-m", "tests.inbox_worker", url, str(lease), str(batch_size)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _set_going(worker: subprocess.Popen) -> None:
+    assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    worker.stdin.write("go\n")
+    worker.stdin.flush()
 
 
 def _done(sessions: SessionFactory) -> int:
@@ -209,20 +218,37 @@ def _done(sessions: SessionFactory) -> int:
                               .where(InboxMessage.status == InboxStatus.DONE)) or 0
 
 
-def test_sigkill_at_any_point_neither_loses_nor_doubles_a_message(database_url):
-    sessions = _sessions(database_url)
-    ids = _store(sessions, [(SENDERS[n % len(SENDERS)], ("list", "help")[n % 2]) for n in range(360)])
-    for kill in range(3):  # each worker is killed in the middle of its work
-        victim = _worker(database_url, lease=2, batch_size=20)
-        assert victim.stdout.readline().strip() == "ready", victim.stderr.read()
-        target = _done(sessions) + 40
-        assert wait_until(lambda: _done(sessions) >= target, timeout=60), victim.stderr.read()
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
+def _claimed(sessions: SessionFactory) -> int:
     with sessions() as session:
-        assert inbox_queries.count_waiting(session) > 0  # the kills left work, some of it claimed
-    survivor = _worker(database_url, lease=2, batch_size=20)
-    assert survivor.wait(timeout=120) == 0, survivor.stderr.read()
+        return session.scalar(select(func.count()).select_from(InboxMessage)
+                              .where(InboxMessage.status == InboxStatus.HANDLING)) or 0
+
+
+def test_sigkill_at_any_point_neither_loses_nor_doubles_a_message(database_url):
+    # Three times as many senders as a batch holds: a killed worker's claims keep a third of them
+    # until its lease (the shortest allowed) runs out, and the next worker handles the others meanwhile.
+    senders = [f"+1718555{n:04d}" for n in range(30)]
+    sessions = _sessions(database_url)
+    ids = _store(sessions, [(senders[n % len(senders)], ("list", "help")[n % 2]) for n in range(150)])
+    # Started together, so that their start-up (mostly imports) overlaps; set going one at a time.
+    workers = [_worker(database_url, lease=1, batch_size=10) for _ in range(4)]
+    *victims, survivor = workers
+    try:
+        for victim in victims:  # each is killed in the middle of its work, holding a claim
+            _set_going(victim)
+            target = _done(sessions) + 25
+            assert wait_until(lambda: _done(sessions) >= target and _claimed(sessions) > 0, timeout=60,
+                              interval=0.005), victim.stderr.read()
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+        assert _claimed(sessions) > 0  # the last kill left a claim for the survivor to take over
+        _set_going(survivor)
+        assert survivor.wait(timeout=120) == 0, survivor.stderr.read()
+    finally:
+        for worker in workers:
+            if worker.poll() is None:  # the test failed before this one's turn
+                worker.kill()
+                worker.wait(timeout=10)
     _assert_handled_once_in_order(sessions, ids)
 
 
@@ -270,6 +296,55 @@ def test_a_message_that_fails_every_time_is_given_up_and_the_senders_next_one_wa
     assert (rows[ids[2]].outcome, rows[ids[2]].attempts) == (InboxOutcome.FAILED, MAX_ATTEMPTS)
     assert rows[ids[0]].handled_at < rows[ids[2]].handled_at  # the second waited for the first to be given up
     assert outcomes.count(InboxOutcome.FAILED) == 2
+    with sessions() as session:  # no apology either: queueing any reply to that number fails, so it was left out
+        assert session.scalar(select(func.count()).select_from(Reminder)
+                              .where(Reminder.recipient == _REFUSE_REPLIES_TO)) == 0
+
+
+_REFUSE_INBOUND_FROM = {  # handling a message from one number always fails; replies to it can still be queued
+    "sqlite": [f"CREATE TRIGGER poison BEFORE INSERT ON inbound_messages WHEN NEW.sender = '{_REFUSE_REPLIES_TO}' "
+               "BEGIN SELECT RAISE(ABORT, 'poison'); END"],
+    "postgresql": ["CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.sender = "
+                   f"'{_REFUSE_REPLIES_TO}' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER poison BEFORE INSERT ON inbound_messages FOR EACH ROW EXECUTE FUNCTION poison()"],
+}
+
+
+def test_the_sender_of_a_message_given_up_gets_one_apology(database_url):
+    sessions = _sessions(database_url)
+    engine = sessions.kw["bind"]
+    with engine.begin() as connection:
+        for statement in _REFUSE_INBOUND_FROM[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+    _store(sessions, [(_REFUSE_REPLIES_TO, "remind me in 2 hours: call mom")])
+    outcomes: list[Any] = []
+    processor = _processor(sessions, database_url, on_handled=outcomes.append)
+    for _ in range(MAX_ATTEMPTS + 1):  # one attempt a tick; the last tick finds nothing left
+        processor.tick()
+    [row] = _inbox(sessions)
+    assert (row.status, row.outcome, row.attempts) == (InboxStatus.DONE, InboxOutcome.FAILED, MAX_ATTEMPTS)
+    assert [(outcome.status, outcome.reply) for outcome in outcomes] == [(InboxOutcome.FAILED, wording.handling_failed())]
+    with sessions() as session:  # queued as a reply, for the dispatcher to send; nothing else was
+        queued = session.execute(select(Reminder.kind, Reminder.text).where(Reminder.recipient == _REFUSE_REPLIES_TO))
+        assert [tuple(row) for row in queued] == [(Kind.REPLY, wording.handling_failed())]
+
+
+def test_an_opted_out_sender_gets_no_apology(tmp_path):
+    url = f"sqlite:///{tmp_path / 'opted-out.db'}"
+    sessions = _sessions(url)
+    with sessions.kw["bind"].begin() as connection:
+        for statement in _REFUSE_INBOUND_FROM["sqlite"]:
+            connection.exec_driver_sql(statement)
+    with sessions() as session, session.begin():
+        queries.add_contact(session, _REFUSE_REPLIES_TO)
+        queries.update_contact(session, _REFUSE_REPLIES_TO, opted_out_at=utc_now())
+    _store(sessions, [(_REFUSE_REPLIES_TO, "start")])
+    processor = _processor(sessions, url)
+    for _ in range(MAX_ATTEMPTS):
+        processor.tick()
+    assert [row.outcome for row in _inbox(sessions)] == [InboxOutcome.FAILED]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Reminder)) == 0
 
 
 def test_a_burst_is_stored_first_and_handled_right_after_it(tmp_path):
@@ -305,3 +380,54 @@ def test_lanes_keep_each_senders_messages_together_and_in_order():
     lanes = _lanes(claims, 2)
     assert [[claim.id for claim in lane] for lane in lanes] == [[0, 2, 3, 6], [1, 4, 5]]
     assert _lanes(claims, 1) == [claims]
+
+
+def test_a_steady_trickle_is_not_taken_for_a_burst_when_looks_come_late(tmp_path):
+    # On a loaded machine a wait of QUIET between two looks can take several times as long; a trickle
+    # seen over such a wait is still a trickle (it passed for a burst, and the inbox waited seconds).
+    url = f"sqlite:///{tmp_path / 'trickle.db'}"
+    sessions = _sessions(url)
+    processor = _processor(sessions, url)
+    time_passes = threading.Event()  # never set: its wait is time passing, as it does between looks
+    processor._webhooks_busy()  # the first look
+    time_passes.wait(4 * QUIET)
+    _store(sessions, [(ALICE, "list")])
+    assert processor._webhooks_busy()  # after a pause, one message may be the start of a burst: look again
+    time_passes.wait(4 * QUIET)  # the next look comes late
+    _store(sessions, [(BOB, "list")], first=1)
+    assert not processor._webhooks_busy()  # one message in 80 ms or more: 12 a second at most
+
+
+def test_handled_rows_are_deleted_after_the_retention_and_a_late_retry_is_still_a_duplicate(database_url):
+    sessions = _sessions(database_url)
+    ids = _store(sessions, [(ALICE, "list"), (BOB, "help")])
+    assert _processor(sessions, database_url).tick() == 2
+    waiting = _store(sessions, [(BOB, "list")], first=2)  # not handled yet: never deleted, however old
+    with sessions() as session, session.begin():
+        claims = inbox_queries.claim_batch(session, utc_now(), 10, timedelta(seconds=30))
+    days = load_settings(overrides={"DATABASE_URL": database_url}).inbox_retention_days
+    later = _processor(sessions, database_url, clock=lambda: utc_now() + timedelta(days=days, hours=1))
+    later._prune_if_due()
+    assert [row.message_id for row in _inbox(sessions)] == waiting
+    with sessions() as session, session.begin():
+        inbox_queries.release(session, claims)
+    # Telnyx retries the first message after all that time: stored again, and known as handled before.
+    retried = InboundSms(ids[0], ALICE, "list", "evt-0000")
+    assert accept(retried, session_factory=sessions, now=utc_now()) is Acceptance.ACCEPTED
+    outcomes: list[Any] = []
+    assert _processor(sessions, database_url, on_handled=outcomes.append).tick() == 2
+    assert sorted(outcome.status for outcome in outcomes) == [InboxOutcome.DUPLICATE, InboxOutcome.HANDLED]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Reminder).where(Reminder.recipient == ALICE)) == 1
+
+
+def test_the_backlog_gauge_counts_the_messages_not_handled_yet(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gauge.db'}"
+    sessions = _sessions(url)
+    processor = _processor(sessions, url)
+    metrics = Metrics()
+    metrics.track_inbox_backlog(processor.count_waiting)
+    _store(sessions, [(ALICE, "list"), (BOB, "list"), (ALICE, "help")])
+    assert b"bot_inbox_backlog 3.0" in metrics.exposition()
+    processor.tick()
+    assert b"bot_inbox_backlog 0.0" in metrics.exposition()

@@ -53,6 +53,7 @@ def test_metrics_count_inbound_and_sends(client, signer, fake_telnyx):
     assert 'bot_reminders_created_total{source="sms"} 1.0' in text
     assert "bot_telnyx_request_seconds_count 3.0" in text
     assert "bot_pending_reminders" in text
+    assert "bot_inbox_backlog 0.0" in text  # both messages handled: nothing waits in the inbox
     assert 'bot_messages_sent_total{kind="reply"} 2.0' in text
     assert 'bot_messages_sent_total{kind="reminder"} 1.0' in text
     assert "bot_dispatch_lateness_seconds_count 1.0" in text

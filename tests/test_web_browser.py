@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bot.storage import lifecycle
@@ -82,6 +83,15 @@ def wait_for(driver: webdriver.Chrome, css: str, text: str = "") -> str:
         return found if found and text in found else False
 
     return WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(joined_text)
+
+
+def arrived(driver: webdriver.Chrome, element_id: str) -> WebElement:
+    """Wait for the page a click led to: until it holds the element with this id, and return it."""
+    def present(d: webdriver.Chrome) -> WebElement | bool:
+        found = d.find_elements(By.ID, element_id)
+        return found[0] if found else False
+
+    return WebDriverWait(driver, 10).until(present)
 
 
 def flashes(driver: webdriver.Chrome) -> str:
@@ -149,14 +159,14 @@ def test_sign_in_add_with_preview_edit_move_snooze_delete_and_the_calendar(serve
     browser.find_element(By.ID, "snooze").click()
     assert "Snoozed" in wait_for(browser, ".flash", "Snoozed")
     browser.find_element(By.PARTIAL_LINK_TEXT, "water the tomatoes").click()
-    browser.find_element(By.ID, "delete").click()
+    arrived(browser, "delete").click()
     WebDriverWait(browser, 5).until(lambda d: d.switch_to.alert).accept()
     assert "Deleted" in wait_for(browser, ".flash", "Deleted")
     assert "water the tomatoes" not in browser.find_element(By.ID, "upcoming").text
 
     # The calendar link: shown once, fetched as a calendar service would, parsed.
     browser.find_element(By.ID, "calendar-link").click()
-    feed_url = browser.find_element(By.ID, "calendar-url").get_attribute("value")
+    feed_url = arrived(browser, "calendar-url").get_attribute("value")
     shoot(browser, "calendar")
     with urllib.request.urlopen(feed_url, timeout=10) as answer:
         assert answer.headers.get_content_type() == "text/calendar"

@@ -70,10 +70,9 @@ def _handle_in_transaction(session: Session, message: InboundSms, settings: Sett
                            now: datetime) -> InboundOutcome:
     # Parse before the first write so the inbound row goes in whole (one INSERT, no UPDATE of its
     # command afterwards); parsing is pure, so a duplicate only costs the parse.
-    known = queries.contact_state(session, message.sender)
-    zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
     # The question this number was asked, if any: stored, so the answer may reach any instance.
-    asked = queries.load_question(session, message.sender) if known is not None else None
+    known, asked = queries.contact_and_question(session, message.sender)
+    zone = (known.timezone if known else None) or zone_for_number(message.sender, settings.bot_timezone)
     turn = _converse_within_limits(message.text, now, zone, message.sender, asked, settings)
     command = turn.command
     outcome = _answer(session, message, turn, asked, known, zone, settings, now)

@@ -655,3 +655,8 @@ def unclear_time(fragment: str) -> str:
         return (f'Sorry, "{fragment}" could be the start or the end of that day. '
                 'Please say "11:59pm" on that day or "12am" on the next.')
     return f'Sorry, "{fragment}" could mean more than one time. Please say the exact day and time.'
+
+
+def handling_failed() -> str:
+    """Tell a sender that their message was given up on after every try failed (bot.conversation.inbox)."""
+    return "Sorry, something went wrong and I couldn't handle your last message. Please send it again in a few minutes."

@@ -4,8 +4,10 @@ An inbound SMS is stored by its webhook (``add``: one INSERT, deduplicated on th
 the event id) and answered 200; it is handled later, off the request (``bot.conversation.inbox``):
 
     received ──claim──▶ handling ──finish──▶ done (outcome: handled, duplicate, ignored or failed)
-        ▲                  │
-        └──release/retry───┘   (a row whose lease ran out is claimed again, as a takeover)
+        ▲                  │                     │
+        └──release/retry───┘                     └──▶ deleted, INBOX_RETENTION_DAYS after handling
+
+(a row whose lease ran out is claimed again, as a takeover)
 
 Order per sender: a claim takes only rows of senders with no live claim, and every row of such a
 sender it takes comes in arrival order (``id``), so one sender's messages are never handled by two
@@ -21,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -115,9 +117,25 @@ def finish(session: Session, claim: InboxClaim, outcome: str, command: str | Non
     Called in the transaction that handled the message, so the message is handled and marked
     done together or not at all.
     """
-    return session.connection().execute(_FINISH, {
-        "claim_id": claim.id, "held_token": claim.token, "new_handled_at": now, "new_outcome": outcome,
-        "new_command": command, "new_attempts": claim.attempts if attempts is None else attempts}).rowcount == 1
+    return session.connection().execute(_FINISH, _finish_values(claim, outcome, command, now, attempts)).rowcount == 1
+
+
+def finish_all(session: Session, finished: list[tuple[InboxClaim, str, str | None]], now: datetime) -> int:
+    """Mark claimed rows done, each ``(claim, outcome, command)``, in one batch; return how many were still held.
+
+    One round trip for a transaction's messages (psycopg sends an executemany as one pipeline)
+    instead of one per message; a count short of ``len(finished)`` means a claim was lost meanwhile.
+    """
+    if not finished:
+        return 0
+    return session.connection().execute(_FINISH, [_finish_values(claim, outcome, command, now, None)
+                                                  for claim, outcome, command in finished]).rowcount
+
+
+def _finish_values(claim: InboxClaim, outcome: str, command: str | None, now: datetime,
+                   attempts: int | None) -> dict[str, object]:
+    return {"claim_id": claim.id, "held_token": claim.token, "new_handled_at": now, "new_outcome": outcome,
+            "new_command": command, "new_attempts": claim.attempts if attempts is None else attempts}
 
 
 def retry(session: Session, claim: InboxClaim, attempts: int) -> bool:
@@ -144,6 +162,16 @@ def next_due(session: Session, now: datetime) -> datetime | None:
     value = session.connection().execute(
         select(func.min(_C.lease_until)).where(_C.status == InboxStatus.HANDLING)).scalar()
     return as_utc(value) if value is not None else None
+
+
+def delete_done_before(session: Session, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` done rows handled before ``before``, oldest first; return how many went.
+
+    A done row never changes again, so two instances deleting at once only skip each other's rows.
+    """
+    old = (select(_C.id).where(_C.status == InboxStatus.DONE, _C.handled_at < before).order_by(_C.id).limit(limit)
+           .scalar_subquery())
+    return session.connection().execute(delete(_T).where(_C.id.in_(old))).rowcount
 
 
 def newest_id(session: Session) -> int | None:
