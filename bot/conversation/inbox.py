@@ -66,7 +66,6 @@ PRUNE_EVERY = 3600.0  # seconds between passes that delete rows handled INBOX_RE
 PRUNE_BATCH = 1000  # rows deleted in one transaction (a short turn of SQLite's writer lock)
 _MAX_PRUNE_BATCHES = 100  # bounds one pass; the next pass takes the rest
 MAX_ATTEMPTS = 5  # handlings that raised (or claimers that died) before a message is given up as failed
-# What the sender of a message given up on is told, so they know to send it again rather than wait.
 
 
 class Acceptance(StrEnum):
