@@ -312,7 +312,7 @@ def _leading_duration(body: str, now: datetime, zone: str, sender: str) -> tuple
 
 # Words that put a bare hour in the evening: nobody has dinner or drinks at 8 AM.
 _EVENING_TEXT = re.compile(
-    r"\b(?:dinner|supper|drinks|cocktails?|happy hour|date night|nightcap|pub|bar|concert|gig|dinner party)\b",
+    r"\b(?:dinner|supper|drinks|cocktails?|happy hour|date night|nightcap|pub|concert|gig)\b",
     re.IGNORECASE)
 
 
