@@ -38,8 +38,11 @@ WEB_WORDS = {"web": False, "link": False, "web link": False, "weblink": False, "
 _ID = re.compile(r"#?\s*([a-z0-9]{4,8})")
 _ID_WORD = re.compile(r"(?P<hash>#\s*)?(?P<id>[a-z0-9]{4,8})(?![\w#])")
 _DONE = re.compile(r"(?:done|did it|i did it|completed)(?:\s+(?P<id>[a-z0-9]{4,8}))?")
-_DELETE_ALL = re.compile(r"(?:delete|clear|remove)\s+(?:all|everything|them all|all of them)"
-                         r"(?:\s+(?:of\s+)?(?:my\s+)?reminders)?")
+_DELETE_ALL = re.compile(r"(?:(?:please|pls|plz)\s+)?(?:delete|clear|remove|erase)\s+"
+                         r"(?:all|everything|them all|all of them|every reminder|each reminder)"
+                         r"(?:\s+(?:of\s+)?(?:my\s+)?reminders)?(?:\s+(?:please|pls|plz|thanks|thx))?")
+# "snooze it 15 min", "snooze that": the reminder that just arrived, named without its id.
+_SNOOZE_IT = re.compile(r"(?:it|that|this)(?:\s+|$)", re.IGNORECASE)
 _SNOOZE_LEAD = re.compile(r"(?P<word>for|until|till|til|to)\s+", re.IGNORECASE)
 _BARE_MINUTES = re.compile(r"[0-9]{1,3}")
 _MOVE_WORDS = ("move", "change", "reschedule")
@@ -212,6 +215,9 @@ def read_snooze(message: Message) -> Command | None:
     if message.first != "snooze":
         return None
     rest = message.cleaned[len("snooze"):].strip()
+    it = _SNOOZE_IT.match(rest)
+    if it is not None:
+        rest = rest[it.end():]
     if not rest:
         return Snooze(_in_minutes(message, SNOOZE_DEFAULT_MINUTES))
     whole = _read_snooze_time(rest, message)

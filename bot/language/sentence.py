@@ -56,6 +56,9 @@ _COUNTED = re.compile(r"(?:on\s+)?(?:the\s+)?[0-9]{1,2}")
 # Before a day in the text, words that make it the reminder's topic, not its time: "about Sunday".
 _TOPIC_WORDS = frozenset({"about", "re", "regarding", "for", "before", "after", "until", "till", "til", "since", "from",
                           "by"})
+# A text that ends with one of these wants the time after it as its object: "book a table for 8pm",
+# "buy milk before 5pm", "move the 3pm meeting to 4pm" name a time, but none to send the reminder at.
+_TIED_TO_TEXT = (_TOPIC_WORDS - {"by"}) | {"to", "than", "between", "b4"}
 _DETERMINERS = frozenset({"the", "a", "an", "my", "your", "our", "his", "her", "their", "its", "this", "that", "these",
                           "those", "each", "every"})
 _MAX_SPAN_WORDS = 8  # "1 week 2 days 3 hours and 30 minutes"
@@ -74,6 +77,28 @@ _MARKER = re.compile(
     r"[\s,:;!\-\u2013\u2014]*",
     re.IGNORECASE)
 _CONNECTOR = re.compile(r"(?:to|that|about)\s+", re.IGNORECASE)
+# Texting's "2" for "to" ("remind me 2 call dad at 7:30"), only before a word no time starts with:
+# "remind me 2 hours: x" and "remind me 2 days: x" are spans.
+_TEXTED_TO = re.compile(r"2\s+(?=[^\W\d])")
+
+# A message that opens like a question to the bot ("what's the weather tomorrow", "is it going to rain
+# at 5pm?") asks something; without "remind" its time is no reminder's. "when" too: "when is my
+# flight tomorrow" asks, and "when I get home at 6 call mom" names no time to send at.
+_QUESTION_OPENER = re.compile(
+    r"(?:what|what['’]?s|how|how['’]?s|why|who|who['’]?s|whom|whose|where|where['’]?s|which|when"
+    r"|when['’]?s|(?:is|are|was|were|am)\s+(?:it|i|you|u|we|they|there|he|she|this|that|my|the)"
+    # "do my taxes friday", "have the car serviced at 9": before "my" or "the" these start a task.
+    r"|(?:will|would|should|shall|do|does|did|can|could|have|has)\s+(?:it|i|you|u|we|they|there|he|she))"
+    r"(?![\w'’])",
+    re.IGNORECASE)
+# Days named in French, Spanish, German or Italian: we read English only, so a text that holds one
+# has a day we did not read ("rdv médecin jeudi 14h" is Thursday, not today at 14:00).
+_FOREIGN_DAYS = re.compile(
+    r"(?<![\w'])(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain|aujourd['’]hui|apr[eè]s-demain"
+    r"|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|ma[nñ]ana|hoy|pasado ma[nñ]ana"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonnabend|sonntag|morgen|heute|übermorgen"
+    r"|luned[iì]|marted[iì]|mercoled[iì]|gioved[iì]|venerd[iì]|domenica|domani|oggi|dopodomani)(?![\w'])",
+    re.IGNORECASE)
 
 # Words that read as a time alone but are mostly something else inside a sentence: "buy 12",
 # "get some sun", "wed", "finish the 3rd". As the whole time of a message they need a colon.
@@ -255,14 +280,32 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
     body = strip_leading_please(body) if asked else body  # "remind me please to ..."
     started_with_to = _LEADING_TO.match(body) is not None
     connector = _CONNECTOR.match(body) if asked else None
+    if asked and connector is None:
+        texted = _TEXTED_TO.match(body)
+        if texted is not None and not _may_be_time_word(body[texted.end():].split(None, 1)[0]):
+            connector = texted
     if connector is not None:
         body = body[connector.end():]
     found = _find_time(body, now, zone, recipient, sender, asked, not started_with_to)
     if found is not None:
-        if isinstance(found, (Ask, Error)):
+        if isinstance(found, Ask):
+            # Options that differ in text show the sender each split ("in 2 hours check oven at 5pm");
+            # one text for all ("tomorrow at 5 and 7pm take meds": 5 AM or 5 PM?) hides the second time.
+            texts = {option.text for option in found.question.options}
+            second = _second_time(texts.pop(), body) if len(texts) == 1 else None
+            return found if second is None else _two_times(second)
+        if isinstance(found, Error):
             return found
         if not asked and is_small_talk(found[1]):
             return Ignore()  # "ok thanks, see you tomorrow": a goodbye that names a time, not a request
+        if not asked and _QUESTION_OPENER.match(body):
+            return Error(f"Sorry, I can't answer questions, only set reminders. Try {EXAMPLE}.")
+        second = _second_time(found[1], body)
+        if second is not None:
+            return _two_times(second)
+        foreign = _FOREIGN_DAYS.search(found[1])
+        if foreign is not None:
+            return Error(f'Sorry, I read days in English only, not "{foreign.group(0)}". Try {EXAMPLE}.')
         return decide(recipient, found[0], found[1], now, zone)
     if asked:
         leading = _leading_duration(body, now, zone, sender)
@@ -277,6 +320,34 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
         error = Error(_unit_missing(text) or f'Sorry, I need a time to send "{shorten(text)}". '
                       f'Try "remind me to {shorten(text, 30)} tomorrow at 9am".')
     return Untimed(recipient, text, error)
+
+
+# A clock time that cannot be anything else: "5pm", "7:30", "noon"; whole numbers only ("10am", not "0am").
+_CLOCK_IN_TEXT = re.compile(r"(?<![\w:.])(?:[0-9]{1,2}(?::[0-9]{2})?\s*(?:a\.?m\.?|p\.?m\.?)(?![a-z])"
+                            r"|[0-9]{1,2}:[0-9]{2}(?![0-9])|(?:noon|midday|midnight)(?![a-z]))", re.IGNORECASE)
+
+
+def _second_time(text: str, body: str) -> str | None:
+    """Return a clock time the text still holds before any colon, unless it names a thing ("the 7:30 train").
+
+    The time found and another in the text ("call mom 5pm tomorrow or friday", "tomorrow at 5 and 7pm
+    take meds") mean the message has two times, or one we read only in part: refused, not guessed.
+    What follows the colon of "<when>: <text>" is the sender's own ("remind me 5pm: meeting: room 3 at 4pm").
+    """
+    colon = _SEPARATOR_COLON.search(body)
+    if colon is not None and body[colon.end():].strip(_EDGE) == text.strip(_EDGE):
+        return None
+    head = _SEPARATOR_COLON.split(text, 1)[0]
+    for match in _CLOCK_IN_TEXT.finditer(head):
+        before = head[: match.start()].split()
+        if not before or before[-1].lower() not in _DETERMINERS:
+            return match.group(0)
+    return None
+
+
+def _two_times(second: str) -> Error:
+    """Refuse a message with a second time in its text."""
+    return Error(f'Sorry, I see two times there ("{shorten(second, 20)}" is one). Send one time, like {EXAMPLE}.')
 
 
 def _starts_with_time(body: str, now: datetime, zone: str, sender: str) -> bool:
@@ -473,7 +544,8 @@ def _middle(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str,
             reading = read_phrase(run, now, zone, sender)
             if _reads(run, reading):
                 # "the 4pm meeting": after a determiner a time names a thing, and is no time to send at.
-                named = body[tokens[first - 1][0]:tokens[first - 1][1]].lower() in _DETERMINERS
+                before_run = body[tokens[first - 1][0]:tokens[first - 1][1]].lower()
+                named = before_run in _DETERMINERS or before_run in _TIED_TO_TEXT
                 runs.append((first, last, reading, not named and _is_clear_time(run, sender)))
     clear = [run for run in runs if run[3]]
     if not clear:
@@ -554,6 +626,9 @@ def _tails(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str, s
         between = before[len(text):] + raw[: len(raw) - len(run)]
         colon = ":" in between
         if is_weak_run(run, asked) and not colon:
+            continue
+        last_word = text.rsplit(None, 1)[-1].lower() if text else ""
+        if not colon and last_word in _TIED_TO_TEXT:
             continue
         found.append(_Split(reading, run, text, index, len(tokens), bool(between.strip()), colon))
     return found

@@ -31,7 +31,8 @@ _SAME_AS = {
     "2moro": "tomorrow", "2morrow": "tomorrow", "2morow": "tomorrow", "2mrw": "tomorrow", "2mro": "tomorrow",
     "tmw": "tomorrow", "tomo": "tomorrow",
     "2day": "today", "tonite": "tonight", "2nite": "tonight", "2night": "tonight", "tonigh": "tonight",
-    "nite": "night", "morn": "morning", "mornin": "morning",
+    "nite": "night", "morn": "morning", "mornin": "morning", "mrng": "morning", "morng": "morning",
+    "aftn": "afternoon", "aftnoon": "afternoon", "afternon": "afternoon", "evng": "evening", "evenin": "evening",
     # Australian "arvo" is the afternoon; "s'arvo" is this afternoon.
     "arvo": "afternoon", "s'arvo": "this afternoon", "sarvo": "this afternoon",
     "nxt": "next", "wk": "week", "wks": "weeks", "wknd": "weekend", "yr": "year", "yrs": "years",
@@ -125,6 +126,10 @@ _HOURS_THEN_MINUTES = re.compile(
     rf"(?![0-9:.]|\s*[a-z])")
 _AND_A_HALF = re.compile(rf"{_B}(?P<number>[0-9]+) and a half (?P<unit>hours?|hrs?|minutes?|mins?|weeks?){_E}")
 _ISH = re.compile(r"(?<=[0-9m])\s*-?\s*ish" + _E)
+# "tmrw eve", "fri aft": after a day, "eve" is its evening and "aft" its afternoon ("christmas eve" is
+# a holiday, left alone).
+_DAY_PART = re.compile(rf"{_B}(?P<day>today|tomorrow|this|(?:{_WEEKDAY_WORDS})){_E}\s+(?P<part>eve|aft){_E}")
+_DAY_PARTS = {"eve": "evening", "aft": "afternoon"}
 
 
 def _same_as(match: re.Match[str]) -> str:
@@ -184,6 +189,10 @@ def _half_hour(match: re.Match[str]) -> str:
     return match.group(0) if hour > 23 else f"{hour}:30"
 
 
+def _day_part(match: re.Match[str]) -> str:
+    return f"{match['day']} {_DAY_PARTS[match['part']]}"
+
+
 def _hours_then_minutes(match: re.Match[str]) -> str:
     return f"{match['prefix']} {match['hours']} hours {match['minutes']} minutes"
 
@@ -205,7 +214,7 @@ _ELAPSED_WORDS = frozenset({"in", "after", "for"})
 # Every word a respelling reads ("tmrw", "arvo", "quarter", "seventeen", "thirtieth"), besides the
 # run-together tomorrows (_TOMORROW), for callers that look for where a when-phrase may stand.
 SPELLING_WORDS = frozenset(word for phrase in (*_SAME_AS, *CARDINALS, *_ORDINALS) for word in phrase.split()) | {
-    "to", "past", "half", "quarter", "till", "of"}
+    "to", "past", "half", "quarter", "till", "of", *_DAY_PARTS}
 
 
 def may_be_spelled_time(word: str) -> bool:
@@ -223,6 +232,8 @@ def respell(text: str) -> str:
     if words & _SAME_AS_WORDS:
         text = _SAME_AS_PATTERN.sub(_same_as, text)
         words = set(_TOKEN.findall(text))
+    if words & _DAY_PARTS.keys():
+        text = _DAY_PART.sub(_day_part, text)
     if words & _ORDINAL_WORDS:
         text = _ORDINAL_PATTERN.sub(_ordinal, text)
     if words & _CARDINAL_WORDS:
