@@ -153,6 +153,15 @@ def test_which_day_answers(answers: list[str], send_at: datetime) -> None:
         assert turn.pending is not None and isinstance(turn.command, (Ask, Error))
 
 
+def test_a_day_whose_morning_passed_while_the_question_waited_is_its_evening() -> None:
+    asked_at, answered_at = datetime(2026, 12, 4, 4, 50, tzinfo=NY), datetime(2026, 12, 4, 5, 10, tzinfo=NY)
+    options = tuple(Remind(ME, _at(day, hour), "call mom") for day in (4, 11) for hour in (5, 17))
+    question = Question(QuestionKind.WHICH_DAY, asked_at.astimezone(timezone.utc), options)
+    # "1" picks Fri Dec 4, whose 5 AM passed ten minutes ago: 5 PM is the one reading left, not a question.
+    answer = read_turn("1", answered_at, ZONE, ME, question)
+    assert answer.command == Remind(ME, _at(4, 17), "call mom") and answer.pending is None
+
+
 def test_a_which_day_answer_that_picks_no_day_repeats_the_question() -> None:
     asked, again = talk(["next friday at 3: call mom", "pm"], now=THURSDAY)
     assert again == Turn(Error(asked.command.reply), asked.pending)  # type: ignore[union-attr]

@@ -115,6 +115,7 @@ _FILLER_PHRASES = ("you", "u", "so", "very", "much", "a lot", "a bunch", "heaps"
                    "again", "for that", "for this", "mate", "dude", "buddy", "man", "love", "hun", "bot")
 _ACK_WORD = re.compile(r"k+|o+k+|ha(?:ha)+h?|lo+l")  # "kkk", "okkk", "hahaha", "lool"
 _PHRASE_WORDS = {tuple(phrase.split()): phrase in _ACK_PHRASES for phrase in _FILLER_PHRASES + _ACK_PHRASES}
+_PHRASE_LONGEST = max(len(words) for words in _PHRASE_WORDS)
 
 _REACTION = re.compile(
     r"(?:liked|loved|disliked|laughed at|emphasi[sz]ed|questioned|reacted\s+\S+(?:\s+\S+)?\s+to"
@@ -135,17 +136,16 @@ def is_acknowledgement(cleaned: str, plain: str) -> bool:
 
 def _only_thanks(words: list[str]) -> bool:
     """Say whether ``words`` split into acknowledgements and fillers, with one acknowledgement at least."""
-    return _splits_into(words, _PHRASE_WORDS)
+    return _splits_into(words, _PHRASE_WORDS, _PHRASE_LONGEST)
 
 
-def _splits_into(words: list[str], phrases: dict[tuple[str, ...], bool]) -> bool:
-    """Say whether ``words`` split into ``phrases``, with one whose value is True at least.
+def _splits_into(words: list[str], phrases: dict[tuple[str, ...], bool], longest: int) -> bool:
+    """Say whether ``words`` split into ``phrases`` (of at most ``longest`` words), one of them True at least.
 
     Word by word over the reachable (position, acknowledged yet) states, so linear in the words: a
     regex of the same alternatives ("k+" or "kk", "ok" or "o+k+") backtracks exponentially on a
     long run that fails at its end ("kk kk kk ... x").
     """
-    longest = max(len(phrase) for phrase in phrases)
     states = {(0, False)}
     for start in range(len(words)):
         if not any(position >= start for position, _ in states):
@@ -178,12 +178,13 @@ _SMALL_TALK_PHRASES = (
     "it's a date", "its a date",
 )
 _TALK_WORDS = {**_PHRASE_WORDS, **{tuple(phrase.split()): True for phrase in _SMALL_TALK_PHRASES}}
+_TALK_LONGEST = max(len(words) for words in _TALK_WORDS)
 
 
 def is_small_talk(text: str) -> bool:
     """Say whether a reminder's would-be text is only farewells, thanks and fillers ("ok thanks see you")."""
     words = plain_words(text).split()
-    return bool(words) and _splits_into(words, _TALK_WORDS)
+    return bool(words) and _splits_into(words, _TALK_WORDS, _TALK_LONGEST)
 
 
 # --- Polite noise around a reminder ------------------------------------------------------------

@@ -207,10 +207,14 @@ def _answer_which_day(question: Question, message: Message) -> Command | None:
 
 
 def _settle(day: tuple[Remind, ...], message: Message) -> Command:
-    """Take the one reading of the day picked, or ask "am" or "pm" between its two."""
-    if len(day) == 1:
-        return _chosen(day[0], message)
-    return ask_which_time(day, message.now, message.zone)
+    """Take the one reading of the day picked, or ask "am" or "pm" between its two.
+
+    A reading that has passed while the question waited is no choice: the other is the one left.
+    """
+    future = tuple(option for option in day if option.send_at > message.now)
+    if len(future) <= 1:
+        return _chosen((future or day)[0], message)  # none left: _chosen says the time has passed
+    return ask_which_time(future, message.now, message.zone)
 
 
 def _ask_again(question: Question, message: Message) -> Error:
