@@ -46,6 +46,11 @@ _SNOOZE_IT = re.compile(r"(?:it|that|this)(?:\s+|$)", re.IGNORECASE)
 _SNOOZE_LEAD = re.compile(r"(?P<word>for|until|till|til|to)\s+", re.IGNORECASE)
 _BARE_MINUTES = re.compile(r"[0-9]{1,3}")
 _MOVE_WORDS = ("move", "change", "reschedule")
+# What stands between "edit <id>" and the new text: "edit 4f7k: x", "edit 4f7k - x", "edit 4f7k to x",
+# "edit 4f7k to say: x" (the words of saying frame the text; they are not part of it).
+_EDIT_SEPARATORS = ":-,>=\u2013\u2014\u2192"  # "edit 4f7k -> x", "edit 4f7k → x" too
+_EDIT_TO = re.compile(r"to(?:\s+(?:say|read)(?=[\s:,\-\u2013\u2014\"'\u201c\u2018]))?[\s:,\-\u2013\u2014]*\s",
+                      re.IGNORECASE)
 _VAGUE_REFERENCES = frozenset({"it", "that", "this", "reminder", "my"})
 
 
@@ -304,8 +309,8 @@ def read_edit(message: Message) -> Command | None:
         return None
     rest = after_word[word.end():]
     colon = rest.lstrip().startswith(":")
-    text = rest.strip().lstrip(":").strip()
-    to = re.match(r"to\s+", text, re.IGNORECASE)
+    text = rest.strip().lstrip(_EDIT_SEPARATORS).strip()
+    to = None if colon else _EDIT_TO.match(text)  # after "edit <id>:" the text is the sender's own
     if to is not None:
         text = text[to.end():]
     if not (word["hash"] or colon or any(c.isdigit() for c in word["id"])):

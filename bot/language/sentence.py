@@ -66,6 +66,31 @@ _MAX_SPAN_WORDS = 8  # "1 week 2 days 3 hours and 30 minutes"
 _SPAN_ELSEWHERE = frozenset({"before", "after", "earlier", "later", "ago", "from", "prior", "ahead", "early", "late",
                              "past", "into", "until", "till", "til", "before,", "after,"})
 _QUOTES = "\"'\u201c\u201d\u2018\u2019"
+# A text word touching a time run with nothing between that carries on the when-phrase: the run was
+# read only in part. "every morning at 7 except weekends" is not every morning, "every friday starting
+# march 20" not from this Friday: refused, not guessed (see ``_touches_when``).
+_CONTINUES_WHEN = frozenset({"except", "excluding", "exc", "excl", "besides", "starting", "beginning", "commencing",
+                             "until", "till", "til"})
+# A day name carries it on next to a word that lists or counts days: "gym mon wed fri 6am" is not
+# "gym mon wed" on Friday, "every 3rd wednesday" not the 3rd of every month, "tues and thurs at 6pm"
+# not Thursday alone; "get some sun on saturday" has its time whole.
+_DAY_NAMES = frozenset(WEEKDAYS) | {day + "s" for day in WEEKDAYS if len(day) > 4}
+_COUNTS_DAYS = frozenset({"every", "each", "other", "first", "second", "third", "fourth", "fifth", "last"})
+_ORDINAL = re.compile(r"[0-9]{1,2}(?:st|nd|rd|th)")
+_JOINS_DAYS = frozenset({"and", "&", "or", "/", "+", "n"})
+# Zone abbreviations we do not read (several are ambiguous: IST is India, Ireland or Israel): next to
+# a time they change it, so "10am IST call Priya" is refused, not read at 10am here. Those that are
+# also English words count in capitals only ("EAT" but not "eat").
+_UNREAD_ZONES = re.compile(r"(?i:ist|ast|adt|gst|nst|ndt|sast|pht|ict|wib|nzt|eest|pkt|npt|myt|brt|clt|awdt|acdt)"
+                           r"|EAT|CAT|WAT|WEST|ART|PET|COT|VET")
+# A separator between the text and a time inside it ends the when-phrase: "mon, 6pm gym".
+_EDGE_AFTER = re.compile(r"[,;:\-\u2013\u2014]")
+# After a time at the start, a colon further on marks all before it as the when-phrase ("<when>: <text>"):
+# "every year on my birthday: party" and "at 10 on my birthday: party" were read only in part.
+_WHEN_PREPOSITIONS = frozenset({"on", "at", "in", "by", "from", "around", "after", "before", "every", "each", "this",
+                                "next"})
+# A word a time at the start of a message never ends with: "tomorrow at | the office: call Bob".
+_DANGLING = frozenset({"at", "on", "by", "@", "around", "about", "in", "of", "for", "from", "the", "a", "an", "and"})
 
 # What asks for a reminder; "remind" alone may name who gets it ("remind +1 646 555 0199 ...").
 _MARKER = re.compile(
@@ -84,9 +109,12 @@ _TEXTED_TO = re.compile(r"2\s+(?=[^\W\d])")
 # A message that opens like a question to the bot ("what's the weather tomorrow", "is it going to rain
 # at 5pm?") asks something; without "remind" its time is no reminder's. "when" too: "when is my
 # flight tomorrow" asks, and "when I get home at 6 call mom" names no time to send at.
+# Group-chat openers ("lol are we still on at 7") do not change that. "is" and "are" open no task,
+# so they ask whatever follows ("is 5pm tomorrow ok for you"); "am" is also a time word.
 _QUESTION_OPENER = re.compile(
+    r"(?:(?:lol|lmao|haha+|omg|btw|wait|um+|uh+|so)[\s,.!]+)*"
     r"(?:what|what['’]?s|how|how['’]?s|why|who|who['’]?s|whom|whose|where|where['’]?s|which|when"
-    r"|when['’]?s|(?:is|are|was|were|am)\s+(?:it|i|you|u|we|they|there|he|she|this|that|my|the)"
+    r"|when['’]?s|is|isn['’]?t|are|aren['’]?t|was|were|am\s+(?:i|we)"
     # "do my taxes friday", "have the car serviced at 9": before "my" or "the" these start a task.
     r"|(?:will|would|should|shall|do|does|did|can|could|have|has)\s+(?:it|i|you|u|we|they|there|he|she))"
     r"(?![\w'’])",
@@ -298,7 +326,7 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
             return found
         if not asked and is_small_talk(found[1]):
             return Ignore()  # "ok thanks, see you tomorrow": a goodbye that names a time, not a request
-        if not asked and _QUESTION_OPENER.match(body):
+        if not asked and (_QUESTION_OPENER.match(body) or _ends_as_question(found[1], body)):
             return Error(f"Sorry, I can't answer questions, only set reminders. Try {EXAMPLE}.")
         second = _second_time(found[1], body)
         if second is not None:
@@ -320,6 +348,18 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
         error = Error(_unit_missing(text) or f'Sorry, I need a time to send "{shorten(text)}". '
                       f'Try "remind me to {shorten(text, 30)} tomorrow at 9am".')
     return Untimed(recipient, text, error)
+
+
+def _ends_as_question(text: str, body: str) -> bool:
+    """Say whether a message ends with a question mark that is not its reminder text's own.
+
+    Without "remind", "fancy a pint at 6?" or "drinks at 7?" asks someone something (a group chat, a
+    forwarded text); after a colon ("5pm: dinner?") the question is the text to send.
+    """
+    if not body.rstrip().endswith("?"):
+        return False
+    colon = _SEPARATOR_COLON.search(body)
+    return colon is None or body[colon.end():].strip(_EDGE) != text.strip(_EDGE)
 
 
 # A clock time that cannot be anything else: "5pm", "7:30", "noon"; whole numbers only ("10am", not "0am").
@@ -541,6 +581,15 @@ def _middle(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str,
             run = body[tokens[first][0]:tokens[last - 1][1]].strip(_EDGE)
             if not run or is_weak_run(run, asked=False) or run.split()[-1].lower() in _CANNOT_END_TIME:
                 continue
+            # "mon wed fri 6am gym": inside the text, a day name touching the run makes it part of a
+            # longer when-phrase we could not read, whatever the run's edge is.
+            before_words = [body[start:end] for start, end in tokens[max(0, first - 2):first]][::-1]
+            after_words = [body[start:end] for start, end in tokens[last:last + 2]]
+            gap_before = body[tokens[first - 1][1]:tokens[first][0]]
+            gap_after = body[tokens[last - 1][1]:tokens[last][0]]
+            if (_touches_when(before_words, None) and not _EDGE_AFTER.search(gap_before)) or (
+                    _touches_when(after_words, None) and not _EDGE_AFTER.search(gap_after)):
+                continue
             reading = read_phrase(run, now, zone, sender)
             if _reads(run, reading):
                 # "the 4pm meeting": after a determiner a time names a thing, and is no time to send at.
@@ -579,6 +628,7 @@ def _heads(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str, s
     """Return the readable time runs at the start of ``body``, shortest first."""
     found: list[_Split] = []
     previous = ""
+    touching = False  # the longest run found so far is followed by a word that carries the when-phrase on
     for count in range(1, min(len(tokens), _MAX_RUN_WORDS) + 1):
         if not _may_be_time_word(body[tokens[count - 1][0]:tokens[count - 1][1]]):
             break  # every word of a when-phrase is read, so no run that holds this one ("call") is one
@@ -599,9 +649,16 @@ def _heads(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str, s
         colon = ":" in between
         if is_weak_run(run, asked) and not (colon and text):
             continue
+        if run.split()[-1].lower() in _DANGLING and not colon:
+            continue  # "tomorrow at | the office: call Bob": the "at" belongs to the text
+        touching = not between.strip() and (
+            _touches_when(text.split(None, 2)[:2], run.split()[-1])
+            or (_SEPARATOR_COLON.search(text) is not None and text.split(None, 1)[0].lower() in _WHEN_PREPOSITIONS))
         found.append(_Split(reading, run, strip_leading_please(text), 0, count,
                             bool(between.strip()) or to is not None, colon))
-    return found
+    # The longest run followed by a word that carries the when-phrase on was read only in part, and
+    # the shorter runs are cut from the same unread phrase.
+    return [] if found and touching else found
 
 
 def _tails(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str, sender: str,
@@ -630,8 +687,40 @@ def _tails(body: str, tokens: list[tuple[int, int]], now: datetime, zone: str, s
         last_word = text.rsplit(None, 1)[-1].lower() if text else ""
         if not colon and last_word in _TIED_TO_TEXT:
             continue
+        if not found and not between.strip() and _touches_when(text.rsplit(None, 2)[::-1][:2], run.split()[0]):
+            return []  # the longest run was read only in part, and the shorter ones are cut from it too
         found.append(_Split(reading, run, text, index, len(tokens), bool(between.strip()), colon))
     return found
+
+
+def _touches_when(outward: list[str], edge: str | None) -> bool:
+    """Say whether the text next to a time run carries the when-phrase on (see ``_CONTINUES_WHEN``).
+
+    ``outward`` is the text's words from the run outwards (two are looked at: "tues and" before
+    "thurs at 6pm"); ``edge`` is the run's word on that side, None inside the text, where any day
+    name carries it on.
+    """
+    if not outward:
+        return False
+    if _UNREAD_ZONES.fullmatch(outward[0].strip(",.;:!?()")):
+        return True
+    words = [word.strip(",.;:!?").lower() for word in outward[:2]]
+    edge = None if edge is None else edge.strip(",.;:!?").lower()
+    word = words[0]
+    if word in _CONTINUES_WHEN:
+        return True
+    if word in _JOINS_DAYS:
+        return len(words) > 1 and words[1] in _DAY_NAMES and (edge is None or edge in _DAY_NAMES)
+    if edge is None:
+        return word in _DAY_NAMES or _counts_days(word)
+    if word in _DAY_NAMES:
+        return edge in _DAY_NAMES or _counts_days(edge)
+    return _counts_days(word) and edge in _DAY_NAMES
+
+
+def _counts_days(word: str) -> bool:
+    """Say whether a word counts days: "every", "other", "3rd", "last"."""
+    return word in _COUNTS_DAYS or _ORDINAL.fullmatch(word) is not None
 
 
 def _without_leading_part(tails: list[_Split]) -> list[_Split]:
