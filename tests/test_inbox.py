@@ -269,21 +269,34 @@ def test_stopping_gives_back_the_messages_not_started(tmp_path):
 
 
 _REFUSE_REPLIES_TO = "+16465559999"
-_POISON = {  # a database that refuses every reply to one number: handling that number's messages always fails
-    "sqlite": [f"CREATE TRIGGER poison BEFORE INSERT ON reminders WHEN NEW.recipient = '{_REFUSE_REPLIES_TO}' "
-               "BEGIN SELECT RAISE(ABORT, 'poison'); END"],
-    "postgresql": ["CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.recipient = "
-                   f"'{_REFUSE_REPLIES_TO}' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-                   "CREATE TRIGGER poison BEFORE INSERT ON reminders FOR EACH ROW EXECUTE FUNCTION poison()"],
-}
+def _poison(table: str, column: str) -> dict[str, list[str]]:
+    """Triggers that make every INSERT into ``table`` whose ``column`` is _REFUSE_REPLIES_TO fail, per dialect."""
+    return {
+        "sqlite": [f"CREATE TRIGGER poison BEFORE INSERT ON {table} WHEN NEW.{column} = '{_REFUSE_REPLIES_TO}' "
+                   "BEGIN SELECT RAISE(ABORT, 'poison'); END"],
+        "postgresql": [f"CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.{column} = "
+                       f"'{_REFUSE_REPLIES_TO}' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$ "
+                       "LANGUAGE plpgsql",
+                       f"CREATE TRIGGER poison BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION poison()"],
+    }
+
+
+def _install(sessions: SessionFactory, statements: dict[str, list[str]]) -> None:
+    engine = sessions.kw["bind"]
+    with engine.begin() as connection:
+        for statement in statements[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+
+
+# A database that refuses every reply to one number: handling that number's messages always fails.
+_POISON = _poison("reminders", "recipient")
+# Handling a message from one number always fails; replies to it can still be queued.
+_REFUSE_INBOUND_FROM = _poison("inbound_messages", "sender")
 
 
 def test_a_message_that_fails_every_time_is_given_up_and_the_senders_next_one_waits_for_it(database_url):
     sessions = _sessions(database_url)
-    engine = sessions.kw["bind"]
-    with engine.begin() as connection:
-        for statement in _POISON[engine.dialect.name]:
-            connection.exec_driver_sql(statement)
+    _install(sessions, _POISON)
     ids = _store(sessions, [(_REFUSE_REPLIES_TO, "help"), (ALICE, "list"), (_REFUSE_REPLIES_TO, "list")])
     outcomes: list[str] = []
     processor = _processor(sessions, database_url, on_handled=lambda outcome: outcomes.append(outcome.status))
@@ -301,21 +314,9 @@ def test_a_message_that_fails_every_time_is_given_up_and_the_senders_next_one_wa
                               .where(Reminder.recipient == _REFUSE_REPLIES_TO)) == 0
 
 
-_REFUSE_INBOUND_FROM = {  # handling a message from one number always fails; replies to it can still be queued
-    "sqlite": [f"CREATE TRIGGER poison BEFORE INSERT ON inbound_messages WHEN NEW.sender = '{_REFUSE_REPLIES_TO}' "
-               "BEGIN SELECT RAISE(ABORT, 'poison'); END"],
-    "postgresql": ["CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.sender = "
-                   f"'{_REFUSE_REPLIES_TO}' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-                   "CREATE TRIGGER poison BEFORE INSERT ON inbound_messages FOR EACH ROW EXECUTE FUNCTION poison()"],
-}
-
-
 def test_the_sender_of_a_message_given_up_gets_one_apology(database_url):
     sessions = _sessions(database_url)
-    engine = sessions.kw["bind"]
-    with engine.begin() as connection:
-        for statement in _REFUSE_INBOUND_FROM[engine.dialect.name]:
-            connection.exec_driver_sql(statement)
+    _install(sessions, _REFUSE_INBOUND_FROM)
     _store(sessions, [(_REFUSE_REPLIES_TO, "remind me in 2 hours: call mom")])
     outcomes: list[Any] = []
     processor = _processor(sessions, database_url, on_handled=outcomes.append)
@@ -323,7 +324,8 @@ def test_the_sender_of_a_message_given_up_gets_one_apology(database_url):
         processor.tick()
     [row] = _inbox(sessions)
     assert (row.status, row.outcome, row.attempts) == (InboxStatus.DONE, InboxOutcome.FAILED, MAX_ATTEMPTS)
-    assert [(outcome.status, outcome.reply) for outcome in outcomes] == [(InboxOutcome.FAILED, wording.handling_failed())]
+    assert [(outcome.status, outcome.reply) for outcome in outcomes] == [
+        (InboxOutcome.FAILED, wording.handling_failed())]
     with sessions() as session:  # queued as a reply, for the dispatcher to send; nothing else was
         queued = session.execute(select(Reminder.kind, Reminder.text).where(Reminder.recipient == _REFUSE_REPLIES_TO))
         assert [tuple(row) for row in queued] == [(Kind.REPLY, wording.handling_failed())]
@@ -332,9 +334,7 @@ def test_the_sender_of_a_message_given_up_gets_one_apology(database_url):
 def test_an_opted_out_sender_gets_no_apology(tmp_path):
     url = f"sqlite:///{tmp_path / 'opted-out.db'}"
     sessions = _sessions(url)
-    with sessions.kw["bind"].begin() as connection:
-        for statement in _REFUSE_INBOUND_FROM["sqlite"]:
-            connection.exec_driver_sql(statement)
+    _install(sessions, _REFUSE_INBOUND_FROM)
     with sessions() as session, session.begin():
         queries.add_contact(session, _REFUSE_REPLIES_TO)
         queries.update_contact(session, _REFUSE_REPLIES_TO, opted_out_at=utc_now())
