@@ -27,17 +27,26 @@ from bot.language import wording
 SNOOZE_DEFAULT_MINUTES = 10
 HELP_WORDS = frozenset({"help", "?", "info", "commands"})
 # "list", "show my reminders", "what are my reminders?", "my list", "whats on my list", as plain_words gives them.
-_LIST = re.compile(r"(?:(?:show|see|view|list|check|get|send)(?:\s+me)?(?:\s+all)?(?:\s+of)?\s+)?"
+_LIST = re.compile(r"(?:(?:please|pls|plz)\s+)?"
+                   r"(?:(?:(?:show|see|view|list|check|get|send)(?:\s+me)?(?:\s+all)?(?:\s+of)?\s+)?"
                    r"(?:(?:my|the|all|all my)\s+)?(?:reminders|reminder list|list)"
                    r"|ls|what\s+(?:are|is)\s+my\s+reminders|whats\s+my\s+reminders|whats\s+on\s+my\s+list"
-                   r"|what\s+is\s+on\s+my\s+list|what\s+reminders\s+do\s+i\s+have")
+                   r"|what\s+is\s+on\s+my\s+list|what\s+reminders\s+do\s+i\s+have"
+                   r"|(?:show\s+me\s+|tell\s+me\s+)?(?:whats|what\s+is)\s+coming\s+up)"
+                   r"(?:\s+(?:please|pls|plz|thanks|thx))?")
 MORE_WORDS = frozenset({"more", "next", "next page", "show more"})
 WEB_WORDS = {"web": False, "link": False, "web link": False, "weblink": False, "web page": False,
              "web off": True, "link off": True}
 
 _ID = re.compile(r"#?\s*([a-z0-9]{4,8})")
 _ID_WORD = re.compile(r"(?P<hash>#\s*)?(?P<id>[a-z0-9]{4,8})(?![\w#])")
-_DONE = re.compile(r"(?:done|did it|i did it|completed)(?:\s+(?P<id>[a-z0-9]{4,8}))?")
+# "done with 4f7k", "done 4f7k cheers", "mark 4f7k as done", "mark it done".
+_DONE = re.compile(r"(?:(?:done|finished)(?:\s+with)?|did it|i did it|completed)(?:\s+(?P<id>[a-z0-9]{4,8}))?"
+                   r"(?:\s+(?:thanks|thank you|thx|ty|cheers))?"
+                   r"|mark(?:\s+(?:it|that|this|(?P<marked>[a-z0-9]{4,8})))?(?:\s+as)?\s+(?:done|complete|completed)")
+# Command words as they get mistyped; a bare "cancle" is not read (a bare "cancel" is an opt-out).
+_COMMAND_TYPOS = {"snoze": "snooze", "snooz": "snooze", "delet": "delete", "cancle": "cancel",
+                  "ammend": "edit", "amend": "edit", "edti": "edit"}
 _DELETE_ALL = re.compile(r"(?:(?:please|pls|plz)\s+)?(?:delete|clear|remove|erase)\s+"
                          r"(?:all|everything|them all|all of them|every reminder|each reminder)"
                          r"(?:\s+(?:of\s+)?(?:my\s+)?reminders)?(?:\s+(?:please|pls|plz|thanks|thx))?")
@@ -69,6 +78,11 @@ class Message:
     def first(self) -> str:
         """Return the first word of ``key``."""
         return self.key.partition(" ")[0]
+
+    @property
+    def command_word(self) -> str:
+        """Return the first word with a command's typo mended ("snoze 20"); a typo alone stays as typed."""
+        return _COMMAND_TYPOS.get(self.first, self.first) if self.rest else self.first
 
     @property
     def rest(self) -> str:
@@ -148,7 +162,7 @@ def read_done(message: Message) -> Command | None:
     match = _DONE.fullmatch(message.plain)
     if match is None:
         return None
-    reminder_id = match["id"]
+    reminder_id = match["id"] or match["marked"]
     if reminder_id is not None and (reminder_id.isdigit() and "#" not in message.key or _is_time(reminder_id, message)):
         return None
     return Done(reminder_id)
@@ -163,7 +177,7 @@ def read_delete_all(message: Message) -> Command | None:
 
 def read_cancel(message: Message) -> Command | None:
     """Read "delete <id>" (or "cancel <id>", "remove <id>"); a longer sentence is left to the reminder row."""
-    if message.first not in ("cancel", "delete", "remove"):
+    if message.command_word not in ("cancel", "delete", "remove"):
         return None
     rest = strip_noise(message.rest).strip()
     match = _ID.fullmatch(rest)
@@ -217,9 +231,9 @@ def _check_new_time(reading: Moment | TimeProblem, message: Message, example: st
 
 def read_snooze(message: Message) -> Command | None:
     """Read "snooze", "snooze 5" (minutes), "snooze 30m", "snooze <id> for 1 hour", "snooze until 5pm"."""
-    if message.first != "snooze":
+    if message.command_word != "snooze":
         return None
-    rest = message.cleaned[len("snooze"):].strip()
+    rest = message.cleaned[len(message.first):].strip()
     it = _SNOOZE_IT.match(rest)
     if it is not None:
         rest = rest[it.end():]
@@ -298,7 +312,7 @@ def read_move(message: Message) -> Command | None:
 
 def read_edit(message: Message) -> Command | None:
     """Read "edit <id>: <new text>" or "edit <id> <new text>" ("rename" too)."""
-    if message.first not in ("edit", "rename"):
+    if message.command_word not in ("edit", "rename"):
         return None
     after_word = message.cleaned[len(message.first):].strip()
     word = _ID_WORD.match(after_word.lower())

@@ -37,8 +37,10 @@ _SPELLINGS = {
     "st patrick's day": "st patrick's day", "st. patrick's day": "st patrick's day",
     "saint patrick's day": "st patrick's day", "st paddy's day": "st patrick's day",
     "paddy's day": "st patrick's day", "patrick's day": "st patrick's day",
+    "st patty's day": "st patrick's day", "st. patty's day": "st patrick's day", "patty's day": "st patrick's day",
     "independence day": "independence day", "fourth of july": "independence day",
     "thanksgiving": "thanksgiving", "thanksgiving day": "thanksgiving",
+    "black friday": "black friday",
     "memorial day": "memorial day", "labor day": "labor day", "labour day": "labor day",
     "mother's day": "mother's day", "mothering sunday": "mothering sunday",
     "father's day": "father's day",
@@ -88,6 +90,11 @@ def _thanksgiving(year: int, region: str | None) -> date | None:
     return date(year, 11, 1) + relativedelta(weekday=TH(+4))  # the famous one, wherever it is said
 
 
+def _black_friday(year: int, region: str | None) -> date:
+    # The day after the US Thanksgiving wherever it is said: shops abroad keep the US date.
+    return date(year, 11, 1) + relativedelta(weekday=TH(+4)) + timedelta(days=1)
+
+
 def _mothers_day(year: int, region: str | None) -> date | None:
     if region in _MOTHERING_SUNDAY:
         return _easter(year, region) - timedelta(days=21)
@@ -111,6 +118,7 @@ def _labor_day(year: int, region: str | None) -> date | None:
 
 _COMPUTED: dict[str, Callable[[int, str | None], date | None]] = {
     "thanksgiving": _thanksgiving,
+    "black friday": _black_friday,
     "memorial day": lambda year, region: date(year, 5, 31) + relativedelta(weekday=MO(-1)),
     "martin luther king day": lambda year, region: date(year, 1, 1) + relativedelta(weekday=MO(+3)),
     "presidents day": lambda year, region: date(year, 2, 1) + relativedelta(weekday=MO(+3)),

@@ -263,7 +263,7 @@ def _may_be_time_word(word: str) -> bool:
     """Say whether a word may belong to a when-phrase: ``_is_time_word`` plus respellings, holidays, cities."""
     word = word.strip(",.;:!?\"()").lower().replace("\u2019", "'")
     return (_is_time_word(word) or word.startswith("@") or word in _WHEN_WORDS or word.replace(".", "") in _WHEN_WORDS
-            or word.removesuffix("'s") in _WHEN_WORDS or may_be_spelled_time(word)
+            or word.removesuffix("'s").removesuffix("'") in _WHEN_WORDS or may_be_spelled_time(word)
             or (len(word) <= 4 and find_zone(word) is not None))  # "cuba", "eet": what the zone rule reads
 
 
@@ -427,6 +427,20 @@ _EVENING_TEXT = re.compile(
     re.IGNORECASE)
 
 
+# Words that put a bare 11, 12, 1 or 2 around midday: "lunch tmrw at 1" is 1 PM.
+_MIDDAY_TEXT = re.compile(r"\b(?:lunch|lunchtime|luncheon)\b", re.IGNORECASE)
+_MIDDAY_HOURS = range(11, 15)
+
+
+def _midday_choice(reading: Moment, zone: str) -> tuple[datetime, datetime | None] | None:
+    """Return (send_at, anchor) of the one reading that falls around midday, when a choice was open."""
+    readings = [(reading.send_at, reading.anchor), (reading.ambiguous_with, reading.ambiguous_anchor),
+                (reading.evening, reading.evening_anchor)]
+    middays = {at: anchor or anchor_of(at, zone) for at, anchor in readings
+               if at is not None and at.astimezone(ZoneInfo(zone)).hour in _MIDDAY_HOURS}
+    return next(iter(middays.items())) if len(middays) == 1 else None
+
+
 def decide(recipient: str, reading: Reading, text: str, now: datetime, zone: str) -> Command:
     """Make the Remind a reading and a text give, or the question to ask, or the Error that explains."""
     message = clean_text(text)
@@ -446,6 +460,10 @@ def decide(recipient: str, reading: Reading, text: str, now: datetime, zone: str
             and _EVENING_TEXT.search(message)):
         # "dinner at 8 on friday" is 8 PM and "drinks at 6" 6 PM, as a person reads them: no question.
         send_at, anchor, ambiguous_with = reading.evening, reading.evening_anchor, None
+    elif (ambiguous_with is not None or evening is not None) and _MIDDAY_TEXT.search(message):
+        midday = _midday_choice(reading, reading.zone)
+        if midday is not None:
+            send_at, anchor, ambiguous_with = *midday, None
     nearest = Remind(to=recipient, send_at=send_at, text=message, recurrence=reading.recurrence,
                      anchor=anchor if reading.recurrence else None)
     if ambiguous_with is not None:

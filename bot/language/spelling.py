@@ -126,6 +126,8 @@ _HOURS_THEN_MINUTES = re.compile(
     rf"(?![0-9:.]|\s*[a-z])")
 _AND_A_HALF = re.compile(rf"{_B}(?P<number>[0-9]+) and a half (?P<unit>hours?|hrs?|minutes?|mins?|weeks?){_E}")
 _ISH = re.compile(r"(?<=[0-9m])\s*-?\s*ish" + _E)
+# British "in a fortnight's time", "in 10 minutes' time": the span alone.
+_SPAN_TIME = re.compile(rf"{_B}(?P<unit>(?:second|minute|hour|day|week|fortnight|month|year)s?)(?:'s|')\s+time{_E}")
 # "tmrw eve", "fri aft": after a day, "eve" is its evening and "aft" its afternoon ("christmas eve" is
 # a holiday, left alone).
 _DAY_PART = re.compile(rf"{_B}(?P<day>today|tomorrow|this|(?:{_WEEKDAY_WORDS})){_E}\s+(?P<part>eve|aft){_E}")
@@ -228,6 +230,8 @@ def respell(text: str) -> str:
         return text
     if "m" in text:
         text = _TOMORROW.sub("tomorrow", text)
+    if "' time" in text or "'s time" in text:
+        text = _SPAN_TIME.sub(r"\g<unit>", text)
     words = set(_TOKEN.findall(text))
     if words & _SAME_AS_WORDS:
         text = _SAME_AS_PATTERN.sub(_same_as, text)

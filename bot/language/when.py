@@ -163,6 +163,8 @@ class Clock:
     midnight: bool = False  # the word "midnight": the start or the end of a named day
     # A dotted "9.05" that is a date too, as (month, day) in the sender's order.
     date_alternative: tuple[int, int] | None = None
+    # A French-style "8h30" or "8h": 08:30 beside a day ("tomorrow 8h30"); alone it may mean in 8h30.
+    needs_day: bool = False
 
 
 @dataclass
@@ -173,6 +175,7 @@ class Slots:
     date: tuple[int | None, int, int] | None = None  # (year or None, month, day)
     month_day: int | None = None  # "on the 5th"; -1 is "the last day"
     more_month_days: tuple[int, ...] = ()  # "the 1st and 15th": only in a monthly repeat
+    next_month: bool = False  # for month_day: "the 3rd of next month", never this month's
     plus_days: int = 0  # "a week from friday": days after the day named
     relative_day: int | None = None  # 0 today, 1 tomorrow, 2 the day after
     weekday: int | None = None
@@ -459,6 +462,7 @@ def _on_iso_date(match: re.Match[str], slots: Slots, day_first: bool) -> TimePro
 def _on_month_day(match: re.Match[str], slots: Slots, day_first: bool) -> TimeProblem | None:
     if match["more"]:
         slots.more_month_days = tuple(int(day) for day in _NUMBER.findall(match["more"]))
+    slots.next_month = match["next_month"] is not None
     return _fill(slots, "month_day", int(match["day"] or match["bare_day"]))
 
 
@@ -502,7 +506,7 @@ def _on_clock(match: re.Match[str], slots: Slots, day_first: bool) -> TimeProble
     meridiem = None
     if match["meridiem"]:
         meridiem = "am" if match["meridiem"][0] == "a" else "pm"
-    twenty_four = False
+    twenty_four = needs_day = False
     if match["compact"]:
         digits = match["compact"]
         if len(digits) == 4:
@@ -515,8 +519,7 @@ def _on_clock(match: re.Match[str], slots: Slots, day_first: bool) -> TimeProble
         second = 0
     elif match["h_hour"]:
         hour, minute, second = int(match["h_hour"]), int(match["h_minute"] or 0), 0
-        if not (at or hour >= 13 or match["h_hour"].startswith("0")):
-            return TimeProblem("unreadable", fragment)  # "1h30" alone may mean in 1h30
+        needs_day = not (at or hour >= 13 or match["h_hour"].startswith("0"))
         twenty_four = True
     else:
         hour = int(match["hour"])
@@ -536,7 +539,7 @@ def _on_clock(match: re.Match[str], slots: Slots, day_first: bool) -> TimeProble
         # "09:30" and "17:45" are 24-hour times; "7" and "7:30" could be morning or evening.
         ambiguous = 1 <= hour <= 12 and not twenty_four
         bare = not at and match["minute"] is None and not match["oclock"] and not match["h_hour"]
-        clock = Clock(hour, minute, second, None, ambiguous=ambiguous, bare=bare)
+        clock = Clock(hour, minute, second, None, ambiguous=ambiguous, bare=bare, needs_day=needs_day)
     return _fill_clock(slots, clock)
 
 
@@ -581,7 +584,7 @@ _RULES: list[tuple[re.Pattern[str], SlotFiller]] = [
      _on_nth_weekday),
     (re.compile(rf"(?:on\s+)?(?:the\s+(?P<day>[0-9]{{1,2}}){_ORDINAL}?|(?P<bare_day>[0-9]{{1,2}}){_ORDINAL})"
                 rf"(?P<more>(?:\s*(?:,\s*and|,|and|&)\s*(?:the\s+)?[0-9]{{1,2}}{_ORDINAL})+)?"
-                rf"(?:\s+of\s+(?:the|this)\s+month)?{_END}"),
+                rf"(?:\s+of\s+(?:the|this)\s+month|\s+of\s+(?P<next_month>next)\s+month)?{_END}"),
      _on_month_day),
     # "a week from friday", "2 weeks from tomorrow", British "a week tomorrow", "a week on monday"
     (re.compile(r"(?P<count>an?|[0-9]{1,2})\s+weeks?\s+(?:(?:from|after|on)\s+(?!now|today\b)|(?=today|tomorrow))"),
@@ -636,6 +639,8 @@ def read_slots(phrase: str, day_first: bool) -> Slots | TimeProblem:
         while position < len(text) and text[position] in " ,":
             position += 1
     if not slots.filled or slots.filled == ["zone"]:
+        return TimeProblem("unreadable", phrase.strip())
+    if slots.clock is not None and slots.clock.needs_day and not any(name in slots.filled for name in DAY_SLOTS):
         return TimeProblem("unreadable", phrase.strip())
     if "week_shift" in slots.filled:
         slots.filled.remove("week_shift")  # part of the weekday slot
@@ -727,7 +732,7 @@ def _date_candidates(slots: Slots, today: date, region: str | None
         return [today.replace(day=_days_in_month(today)), following.replace(day=_days_in_month(following))], None
     if slots.month_day is not None:
         found = []
-        for step in range(0, 14):
+        for step in (1,) if slots.next_month else range(0, 14):
             month_index = today.month - 1 + step
             try:
                 found.append(date(today.year + month_index // 12, month_index % 12 + 1, slots.month_day))
