@@ -95,7 +95,7 @@ _DANGLING = frozenset({"at", "on", "by", "@", "around", "about", "in", "of", "fo
 # What asks for a reminder; "remind" alone may name who gets it ("remind +1 646 555 0199 ...").
 _MARKER = re.compile(
     r"[/!]?(?:(?P<remind>remind)(?![\w'])(?!\s*me!)"
-    r"|remind\s*me\s*!+|remindme!*"
+    r"|remind\s*me\s*!+|remindme!*|r!(?!\S)"  # "r! in 2h stretch": a Discord bot's prefix
     r"|(?:set|create|add|make|schedule)\s+(?:me\s+)?(?:a\s+|an\s+)?(?:new\s+)?reminders?(?:\s+for\s+me)?(?:\s+for(?=\s))?"
     r"|(?:new\s+)?reminder(?![\w'])(?:\s+for\s+me)?(?:\s+for(?=\s))?"
     r"|(?:(?:please\s+)?(?:don['\u2019]?t|do\s+not)\s+(?:let\s+me\s+)?forget|remember)(?![\w'])(?:\s+to)?)"
@@ -292,6 +292,8 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
         body = cleaned  # "hello?" is all the text there is
     marker = _MARKER.match(body)
     asked = marker is not None
+    # A chat bot's command ("!remind", "RemindMe!", "r!") puts its span first: "<span> <text>".
+    bot_order = asked and "!" in marker.group(0)
     recipient = sender
     if marker is not None:
         rest = body[marker.end():]
@@ -315,6 +317,14 @@ def read_sentence(cleaned: str, now: datetime, zone: str, sender: str) -> Comman
     if connector is not None:
         body = body[connector.end():]
     found = _find_time(body, now, zone, recipient, sender, asked, not started_with_to)
+    if asked and isinstance(found, tuple) and isinstance(found[0], TimeProblem) \
+            and body.startswith(found[0].fragment):
+        # "!remindme 90 minutes take out the roast": "90" is no clock time, but the span it opens is.
+        found = _leading_duration(body, now, zone, sender) or found
+    elif bot_order and isinstance(found, tuple) and body.startswith(found[1].strip()) \
+            and (span := _leading_span(found[1].strip(_EDGE))) is not None:
+        # "!remindme 2 hours check oven at 5pm": the chat-bot order's span is one time, "5pm" another.
+        return _two_times(span[0])
     if found is not None:
         if isinstance(found, Ask):
             # Options that differ in text show the sender each split ("in 2 hours check oven at 5pm");
@@ -403,7 +413,20 @@ def _starts_with_time(body: str, now: datetime, zone: str, sender: str) -> bool:
 
 
 def _leading_duration(body: str, now: datetime, zone: str, sender: str) -> tuple[Reading, str] | None:
-    """Read the chat-bot order "<span> <text>" ("RemindMe! 2 days "check this"", "!remind 10m pizza") as in <span>.
+    """Read the chat-bot order "<span> <text>" ("RemindMe! 2 days "check this"", "!remind 10m pizza") as in <span>."""
+    split = _leading_span(body)
+    if split is None:
+        return None
+    span, text = split
+    if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()  # Reddit's RemindMe! quotes its message
+    elif (connector := _CONNECTOR.match(text)) is not None:
+        text = text[connector.end():]  # "remind me 45 minutes to check the oven"
+    return read_phrase("in " + span, now, zone, sender), text
+
+
+def _leading_span(body: str) -> tuple[str, str] | None:
+    """Split the longest span opening ``body`` ("2 days", "10m") from what follows it; None without one.
 
     Not when the text starts by placing the span elsewhere: "5 minutes before the meeting" has no time.
     """
@@ -415,9 +438,7 @@ def _leading_duration(body: str, now: datetime, zone: str, sender: str) -> tuple
         text = body[tokens[count - 1].end():].strip(_EDGE)
         if text and text.split(None, 1)[0].lower() in _SPAN_ELSEWHERE:
             return None
-        if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
-            text = text[1:-1].strip()  # Reddit's RemindMe! quotes its message
-        return read_phrase("in " + span, now, zone, sender), text
+        return span, text
     return None
 
 
@@ -760,12 +781,32 @@ def _one_end(best: _Split, shorter: _Split | None, tokens: list[tuple[int, int]]
              zone: str, recipient: str, sender: str) -> tuple[Reading, str] | Ask | Error:
     """Take the time run at one end; ask when a bare number at its inner edge may belong to the text."""
     inner = best.last - 1 if best.first == 0 else best.first
+    if shorter is not None and _names_thing(best, shorter):
+        return shorter.reading, shorter.text  # "sat 2pm arvo bbq", "tomorrow 10pm night shift"
     if (shorter is None or best.separated or not _is_bare_number(tokens, body, inner)
             or (shorter.last - shorter.first) != (best.last - best.first) - 1):
         day = _day_left_in_text(best, now, zone, sender)
         return (best.reading, best.text) if day is None else _either(best, day, now, zone, recipient)
     # "read chapter 5 tomorrow": 5 PM tomorrow, or "read chapter 5" at 9 AM?
     return _either(best, shorter, now, zone, recipient)
+
+
+def _names_thing(best: _Split, shorter: _Split) -> bool:
+    """Say whether a time at the start ends with a part of day that only repeats its clock, opening the text.
+
+    "tomorrow 10pm night shift": 10 PM is already night, so "night" is the shift's, not the time's.
+    """
+    if best.first != 0 or best.separated or not best.text.strip(_EDGE) or shorter.first != 0 \
+            or shorter.last != best.last - 1:
+        return False
+    last_word = normalize_phrase(best.run).split()[-1:]
+    if not last_word or named_parts(last_word[0], True) != {"part"}:
+        return False  # "night", "arvo"; not "tonight", which names a day too
+    if not isinstance(best.reading, Moment) or not isinstance(shorter.reading, Moment) \
+            or "clock" not in named_parts(shorter.run, True):
+        return False  # "tomorrow morning call mom": the morning is the time's, "tomorrow" alone has no clock
+    return shorter.reading.ambiguous_with is None and shorter.reading.evening is None \
+        and shorter.reading.send_at == best.reading.send_at and shorter.reading.recurrence == best.reading.recurrence
 
 
 def _day_left_in_text(split: _Split, now: datetime, zone: str, sender: str) -> _Split | None:
@@ -819,12 +860,28 @@ def _head_and_tail(body: str, tokens: list[tuple[int, int]], head: _Split, tail:
         middle = middle[to.end():]
     joined_run = f"{head.run} {tail.run}"
     joined = read_phrase(joined_run, now, zone, sender)
+    if _said_again(head, tail, joined):
+        return head.reading, head.text  # "tomorrow 8pm date night": the text's "night", the time said once
     if _reads(joined_run, joined):
         return joined, strip_leading_please(middle)
     if head.separated != tail.separated:
         chosen = head if head.separated else tail
         return chosen.reading, chosen.text
     return _either(head, tail, now, zone, recipient)
+
+
+def _said_again(head: _Split, tail: _Split, joined: Reading) -> bool:
+    """Say whether a lone part of day ending the text only repeats the head's time, naming a thing instead.
+
+    "!reminder tomorrow 8pm raid night", "remind me fri 7pm date night": the evening is already 8 PM, so
+    "night" is the raid's; "tomorrow at 7 call mom evening" still moves 7 AM to 7 PM.
+    """
+    if tail.separated or _PART_ALONE.fullmatch(normalize_phrase(tail.run)) is None:
+        return False
+    if not isinstance(head.reading, Moment) or not isinstance(joined, Moment):
+        return False
+    return head.reading.ambiguous_with is None and head.reading.evening is None \
+        and head.reading.send_at == joined.send_at and head.reading.recurrence == joined.recurrence
 
 
 def _either(one: _Split, other: _Split, now: datetime, zone: str, recipient: str) -> tuple[Reading, str] | Ask | Error:
