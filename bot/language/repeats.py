@@ -20,7 +20,7 @@ from bot.language.holidays import FIXED_DAYS
 from bot.language.spelling import respell
 from bot.language.when import (DEFAULT_TIME, MAX_AHEAD, MAX_PHRASE_LENGTH, NUMBER_WORDS, PART_TIMES, WEEKDAYS, Moment,
                                Reading, Slots, TimeProblem, add_elapsed, alternation, ceil_second, clock_hours,
-                               normalize_phrase, other_half_of_day, read_slots, read_when, resolve_end)
+                               has_evening_reading, normalize_phrase, other_half_of_day, read_slots, read_when, resolve_end)
 from bot.series import LEAP_DAY_NOTE, MONTH_END_NOTE, Occurrence, Series, anchor_of, occurrences_after
 
 WEEKDAY_CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -345,8 +345,7 @@ def read_recurrence(phrase: str, now: datetime, zone: str, day_first: bool, *, r
 def _evening_occurrence(spec: Spec, slots: Slots, now: datetime, zone_name: str, at: time,
                         other_at: time | None) -> Occurrence | None:
     """Return the first occurrence of a bare morning hour's evening reading ("every friday at 8": 8 PM)."""
-    clock = slots.clock
-    if clock is None or not clock.ambiguous or slots.part is not None or not 1 <= at.hour < 12:
+    if not has_evening_reading(slots, at.hour):
         return None
     evening_at = time(at.hour + 12, at.minute, at.second)
     if other_at is not None and other_at != evening_at:

@@ -366,10 +366,13 @@ def _ends_as_question(text: str, body: str) -> bool:
     Without "remind", "fancy a pint at 6?" or "drinks at 7?" asks someone something (a group chat, a
     forwarded text); after a colon ("5pm: dinner?") the question is the text to send.
     """
-    if not body.rstrip().endswith("?"):
-        return False
+    return body.rstrip().endswith("?") and not _is_text_after_colon(text, body)
+
+
+def _is_text_after_colon(text: str, body: str) -> bool:
+    """Say whether ``text`` is all that follows the colon of "<when>: <text>": the sender's own words."""
     colon = _SEPARATOR_COLON.search(body)
-    return colon is None or body[colon.end():].strip(_EDGE) != text.strip(_EDGE)
+    return colon is not None and body[colon.end():].strip(_EDGE) == text.strip(_EDGE)
 
 
 # A clock time that cannot be anything else: "5pm", "7:30", "noon"; whole numbers only ("10am", not "0am").
@@ -384,8 +387,7 @@ def _second_time(text: str, body: str) -> str | None:
     take meds") mean the message has two times, or one we read only in part: refused, not guessed.
     What follows the colon of "<when>: <text>" is the sender's own ("remind me 5pm: meeting: room 3 at 4pm").
     """
-    colon = _SEPARATOR_COLON.search(body)
-    if colon is not None and body[colon.end():].strip(_EDGE) == text.strip(_EDGE):
+    if _is_text_after_colon(text, body):
         return None
     head = _SEPARATOR_COLON.split(text, 1)[0]
     for match in _CLOCK_IN_TEXT.finditer(head):
@@ -480,7 +482,7 @@ def decide(recipient: str, reading: Reading, text: str, now: datetime, zone: str
     if (evening is not None and (ambiguous_with is None or evening in (send_at, ambiguous_with))
             and _EVENING_TEXT.search(message)):
         # "dinner at 8 on friday" is 8 PM and "drinks at 6" 6 PM, as a person reads them: no question.
-        send_at, anchor, ambiguous_with = reading.evening, reading.evening_anchor, None
+        send_at, anchor, ambiguous_with = evening, reading.evening_anchor, None
     elif (ambiguous_with is not None or evening is not None) and _MIDDAY_TEXT.search(message):
         midday = _midday_choice(reading, reading.zone)
         if midday is not None:
@@ -802,11 +804,16 @@ def _names_thing(best: _Split, shorter: _Split) -> bool:
     last_word = normalize_phrase(best.run).split()[-1:]
     if not last_word or named_parts(last_word[0], True) != {"part"}:
         return False  # "night", "arvo"; not "tonight", which names a day too
-    if not isinstance(best.reading, Moment) or not isinstance(shorter.reading, Moment) \
-            or "clock" not in named_parts(shorter.run, True):
+    if "clock" not in named_parts(shorter.run, True):
         return False  # "tomorrow morning call mom": the morning is the time's, "tomorrow" alone has no clock
-    return shorter.reading.ambiguous_with is None and shorter.reading.evening is None \
-        and shorter.reading.send_at == best.reading.send_at and shorter.reading.recurrence == best.reading.recurrence
+    return _adds_nothing(shorter.reading, best.reading)
+
+
+def _adds_nothing(settled: Reading, with_part: Reading) -> bool:
+    """Say whether a part of day added to a settled time leaves it where it was ("8pm" and "8pm night")."""
+    return isinstance(settled, Moment) and isinstance(with_part, Moment) and settled.ambiguous_with is None \
+        and settled.evening is None and settled.send_at == with_part.send_at \
+        and settled.recurrence == with_part.recurrence
 
 
 def _day_left_in_text(split: _Split, now: datetime, zone: str, sender: str) -> _Split | None:
@@ -878,10 +885,7 @@ def _said_again(head: _Split, tail: _Split, joined: Reading) -> bool:
     """
     if tail.separated or _PART_ALONE.fullmatch(normalize_phrase(tail.run)) is None:
         return False
-    if not isinstance(head.reading, Moment) or not isinstance(joined, Moment):
-        return False
-    return head.reading.ambiguous_with is None and head.reading.evening is None \
-        and head.reading.send_at == joined.send_at and head.reading.recurrence == joined.recurrence
+    return _adds_nothing(head.reading, joined)
 
 
 def _either(one: _Split, other: _Split, now: datetime, zone: str, recipient: str) -> tuple[Reading, str] | Ask | Error:

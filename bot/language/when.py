@@ -687,14 +687,21 @@ def clock_hours(slots: Slots, day_given: bool) -> list[tuple[int, int]]:
     return [(0, hour), (0, hour + 12)]
 
 
+def _is_bare_hour(slots: Slots) -> bool:
+    """Say whether the clock is a bare 1-12 with no part of the day: morning or evening is up to context."""
+    return slots.clock is not None and slots.clock.ambiguous and slots.part is None
+
+
 def other_half_of_day(slots: Slots, wall: datetime) -> datetime | None:
     """Return the other am/pm reading of a bare hour read at night, when that one is a waking hour."""
-    clock = slots.clock
-    if clock is None or not clock.ambiguous or slots.part is not None:
-        return None
-    if wall.hour < NIGHT_END and wall.hour + 12 >= NIGHT_END:
+    if _is_bare_hour(slots) and wall.hour < NIGHT_END and wall.hour + 12 >= NIGHT_END:
         return wall + timedelta(hours=12)
     return None
+
+
+def has_evening_reading(slots: Slots, hour: int) -> bool:
+    """Say whether a bare hour read as ``hour`` (in the morning) may be meant in the evening, 12 hours on."""
+    return _is_bare_hour(slots) and 1 <= hour < 12
 
 
 def _time_of_day(slots: Slots, default: time) -> time:
@@ -913,8 +920,7 @@ def _resolve(slots: Slots, now: datetime, zone_name: str, default_time: time, ph
 
 def _evening_of(slots: Slots, wall: datetime, zone: ZoneInfo) -> datetime | None:
     """Return the evening reading (same day) of a bare hour that was read in the morning."""
-    clock = slots.clock
-    if clock is None or not clock.ambiguous or slots.part is not None or not 1 <= wall.hour < 12:
+    if not has_evening_reading(slots, wall.hour):
         return None
     return ceil_second(localize(wall + timedelta(hours=12), zone))
 
