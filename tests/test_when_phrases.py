@@ -8,11 +8,15 @@ the zone a city named, and "!past" the TimeProblem kind.
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.ids import ALPHABET, ID_LENGTH
+from bot.language.commands import Snooze
+from bot.language.parser import parse
 from bot.language.repeats import read_schedule
 from bot.language.spelling import respell
 from bot.language.when import (MAX_PHRASE_LENGTH, Duration, Moment, TimeProblem, named_parts, normalize_phrase,
@@ -464,16 +468,31 @@ def test_holidays_whose_date_depends_on_the_country(phrase: str, region: str | N
     ("twenty five minutes", Duration(seconds=1500)),
     ("a few minutes", None),
     ("half a month", None),
+    ("7s6w9w", None),  # a unit twice: a reminder's id, not 7 seconds and 15 weeks
+    ("2 hours 3 hours", None),
 ], ids=lambda value: str(value).replace(" ", "_"))
 def test_parse_duration(text: str, duration: Duration | None) -> None:
     assert parse_duration(text) == duration
 
 
 @pytest.mark.parametrize("phrase", ["at two", "in 1h30", "at 0930 tomorrow", "next month", "in a few minutes",
-                                    "tomorrow at seven", "half past 3", "9.30", "in a couple of days"])
+                                    "tomorrow at seven", "half past 3", "9.30", "in a couple of days",
+                                    "96d9nd", "5z65m1", "9d5on9", "96d9nd 2h"])
 def test_dateparser_is_not_asked_about_phrases_it_guesses(phrase: str) -> None:
-    # dateparser 1.5 read "at two" as a date months away and "in 1h30" as 1:30 AM tomorrow.
+    # dateparser 1.5 read "at two" as a date months away and "in 1h30" as 1:30 AM tomorrow, and
+    # reminder ids with letters between digits as dates ("96d9nd": Mar 6, so "snooze 96d9nd 2h" lost its id).
     assert read_fallback(phrase, _at("2026-12-01 20:49", NY), NY, False) is None
+
+
+def test_no_reminder_id_reads_as_a_time() -> None:
+    """A seeded sample of ids as bot.ids makes them: "snooze <id> 2h" must keep its id, not become a date."""
+    chooser = random.Random(16)
+    ids = ["".join(chooser.choice(ALPHABET) for _ in range(ID_LENGTH)) for _ in range(2000)]
+    now = _at("2026-11-30 08:00", NY)
+    commands = {reminder_id: parse(f"snooze {reminder_id} 2h", now, NY, "+12125550147") for reminder_id in ids
+                if not reminder_id.isdigit()}  # an all-digit id needs its "#" ("snooze #123456")
+    assert [reminder_id for reminder_id, command in commands.items()
+            if not (isinstance(command, Snooze) and command.id == reminder_id)] == []
 
 
 @pytest.mark.parametrize("phrase", ["tmrw at seven", "nine thirty", "quarter to five", "half three", "in 1h30",

@@ -296,11 +296,15 @@ def parse_duration(text: str) -> Duration | None:
     days = seconds = months = 0
     position = 0
     last_unit = ""
+    units: set[str] = set()
     while position < len(text):
         match = _DURATION_PART.match(text, position)
         if match is None:
             return None
         raw, unit = match["number"], _unit_key(match["unit"])
+        if unit in units:
+            return None  # a span names each unit once: "7s6w9w" is an id ("snooze 7s6w9w 2h"), not 105 days
+        units.add(unit)
         value = float(raw) if raw[0].isdigit() else float(NUMBER_WORDS[raw])
         if value > _MAX_UNITS:
             value = _MAX_UNITS
@@ -953,7 +957,8 @@ _FALLBACK_REFUSES = re.compile(
     r"\b(?:few|several|some|couple|other|next|this|last|twice|thrice|after|before|work|school|lunch|dinner"
     r"|breakfast|soon|later today|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|quarter"
     r"|week|month|year|weekend)\b|[0-9]{3,}|[0-9]h[0-9]|[0-9]\.[0-9]"
-    r"|^in [0-9]+$")  # "in 5" with no unit: dateparser reads a month or a day, a person means minutes or hours
+    r"|^in [0-9]+$"  # "in 5" with no unit: dateparser reads a month or a day, a person means minutes or hours
+    r"|[0-9][a-z]+[0-9]")  # letters between digits ("96d9nd", a reminder's id): dateparser reads a date into it
 
 
 def read_fallback(phrase: str, now: datetime, zone: str, day_first: bool) -> Moment | None:
