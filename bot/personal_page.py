@@ -252,6 +252,13 @@ class PersonalPage:
 
     # --- actions -------------------------------------------------------------------------------
 
+    def _handler_context(self, session: Session, number: str, zone: str, now: datetime,
+                         contact: queries.ContactState | None = None) -> HandlerContext:
+        """The context the SMS command handlers run in, for a page action of ``number``'s."""
+        contact = contact or queries.contact_state(session, number) or queries.add_contact(session, number)
+        return HandlerContext(session=session, sender=number, contact=contact, zone=zone, now=now,
+                              settings=self.settings)
+
     def add(self, number: str, when: str, text: str, to: str = "") -> Outcome:
         """Set a reminder as the SMS "remind" command would, with its limits and consent rules."""
         now = self.clock()
@@ -263,8 +270,7 @@ class PersonalPage:
             reading = self._read(number, when, text, to, now, zone)
             if reading.remind is None:
                 return Outcome(False, reading.preview)
-            context = HandlerContext(session=session, sender=number, contact=contact, zone=zone, now=now,
-                                     settings=self.settings)
+            context = self._handler_context(session, number, zone, now, contact)
             reply = dispatch(reading.remind, context)
         if context.created:
             self.wake()
@@ -288,9 +294,7 @@ class PersonalPage:
         with self.session_factory() as session, session.begin():
             visible = queries.visible_reminder(session, reminder_id, number)
             if visible is not None:  # the same 10-segment rule as the SMS "edit" command
-                contact = queries.contact_state(session, number) or queries.add_contact(session, number)
-                context = HandlerContext(session=session, sender=number, contact=contact,
-                                         zone=self.zone_of(session, number), now=self.clock(), settings=self.settings)
+                context = self._handler_context(session, number, self.zone_of(session, number), self.clock())
                 refusal = too_long_refusal(text, visible.recipient, context)
                 if refusal is not None:
                     return Outcome(False, refusal)
@@ -356,9 +360,7 @@ class PersonalPage:
                 reply = wording.snoozed(reminder_id, send_at, zone)
                 created = True
             else:
-                contact = queries.contact_state(session, number) or queries.add_contact(session, number)
-                context = HandlerContext(session=session, sender=number, contact=contact, zone=zone, now=now,
-                                         settings=self.settings)
+                context = self._handler_context(session, number, zone, now)
                 reply = dispatch(Remind(row.recipient, send_at, row.text), context)
                 created = bool(context.created)
         if created:
