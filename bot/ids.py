@@ -12,7 +12,14 @@ ID_PATTERN = re.compile(r"^[a-z0-9]{4,8}$")
 
 def new_id(length: int = ID_LENGTH) -> str:
     """Return a fresh random id of ``length`` characters from [a-z0-9]."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    # One draw from the OS for the whole id, written in base 36, rather than one per character:
+    # six getrandom calls were a twelfth of a REST request under load (profiled). Still uniform.
+    number = secrets.randbelow(len(ALPHABET) ** length)
+    characters = []
+    for _ in range(length):
+        number, digit = divmod(number, len(ALPHABET))
+        characters.append(ALPHABET[digit])
+    return "".join(characters)
 
 
 def is_valid_id(candidate: str) -> bool:

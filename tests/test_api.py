@@ -458,6 +458,25 @@ def test_unknown_ids_are_404(client, method, reminder_id):
     _assert_error(getattr(client, method)(f"/sms/scheduled/{reminder_id}", headers=AUTH), 404, "not_found")
 
 
+def test_guessing_ids_is_capped_where_ids_are_looked_up(client):
+    from webhooks.limits import ID_MISS_LIMIT
+
+    misses = int(ID_MISS_LIMIT.split("/")[0])
+    codes = [client.get(f"/sms/scheduled/zz{n:04d}", headers=AUTH).status_code for n in range(misses)]
+    assert codes == [404] * misses
+    assert client.delete("/sms/scheduled/zz9999", headers=AUTH).status_code == 429
+    assert client.get("/sms/scheduled/zz9999", headers=AUTH).status_code == 429
+    # Scheduling and listing look no id up: the cap does not stop them.
+    _job(client)
+    assert client.get("/sms/scheduled", headers=AUTH).status_code == 200
+
+
+def test_the_api_rate_limit_applies_where_ids_are_looked_up_too(app_factory):
+    client = app_factory(RUN_DISPATCHER=False, RATE_LIMIT_API="2/minute").test_client()
+    codes = [client.get(f"/sms/scheduled/zz{n:04d}", headers=AUTH).status_code for n in range(3)]
+    assert codes == [404, 404, 429]
+
+
 def test_cancel(app, client):
     job = _job(client)
     response = client.delete(f"/sms/scheduled/{job['job_id']}", headers=AUTH)

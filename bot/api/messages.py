@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Union
+from typing import Any, Union
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -360,15 +360,21 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
     if limits is not None:
         check_segments(request.text, limits)
     zone = request.timing.zone if isinstance(request.timing, When) else "UTC"
+    fields: dict[str, Any] = dict(recipient=request.recipient, text=request.text, send_at=send_at, now=now, zone=zone,
+                                  kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)
     try:
         with session_factory() as session, session.begin():
-            if limits is None:
-                check_recipient(session, request.recipient)
-            else:
-                check_recipient_and_limits(session, limits, request.recipient, now)
-            row = lifecycle.insert_scheduled(
-                session, recipient=request.recipient, text=request.text, send_at=send_at, now=now,
-                owner=None, zone=zone, kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)
+            row = None
+            if limits is not None:  # the common case: checked as it goes in, in one statement
+                row = lifecycle.insert_scheduled_where(session, queries.API_HAS_ROOM, queries.api_room_values(
+                    request.recipient, now, max_pending=limits.max_pending, max_new_per_hour=limits.max_new_per_hour,
+                    max_recipients_per_day=limits.max_recipients_per_day), **fields)
+            if row is None:  # a limit may be reached (or no limits were given): check exactly, then insert
+                if limits is None:
+                    check_recipient(session, request.recipient)
+                else:
+                    check_recipient_and_limits(session, limits, request.recipient, now)
+                row = lifecycle.insert_scheduled(session, **fields)
         return Created(Job(row["id"], row["status"], send_at, request.recipient), replayed=False)
     except IntegrityError:
         if idempotency_key is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, and_, bindparam, case, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, DateTime, and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from bot.ids import new_id
@@ -32,7 +32,7 @@ from bot.language import wording
 from bot.series import Series, anchor_of, next_after
 from bot.storage.models import (DELIVERY_RANK, FAILED_DELIVERY, Contact, DeliveryState, Kind, Reminder, Source,
                                 Status)
-from bot.storage.queries import insert_ignoring_conflicts, refuse_consents, upsert
+from bot.storage.queries import insert_ignoring_conflicts, insert_where, refuse_consents, upsert
 from bot.storage.web_access import SCRUBBED, SIGN_IN_LINK, has_sign_in_link, scrub_sign_in_links
 from bot.timeutil import as_utc
 
@@ -70,17 +70,39 @@ def insert_scheduled(session: Session, *, recipient: str, text: str, send_at: da
     if recurrence is not None and anchor is None:
         anchor = anchor_of(send_at, zone)
     for _ in range(_ID_ATTEMPTS):
-        row = dict(
-            id=new_id(), kind=kind, source=source, owner=owner, recipient=recipient, text=text,
-            zone=zone, recurrence=recurrence, series_anchor=anchor if recurrence else None, series_sent=0,
-            send_at=send_at, due_at=send_at, status=Status.SCHEDULED, occurrence=0, attempts=0,
-            claim_token=None, lease_until=None, created_at=now, sent_at=None, cancelled_at=None,
-            provider_message_id=None, delivery_status=None, error=None, outbound_text=None,
-            owner_notified=False, idempotency_key=idempotency_key,
-        )
+        row = _new_row(recipient=recipient, text=text, send_at=send_at, now=now, owner=owner, zone=zone,
+                       recurrence=recurrence, anchor=anchor, kind=kind, source=source,
+                       idempotency_key=idempotency_key)
         if insert_ignoring_conflicts(session, Reminder, row, ("id",)):
             return row
     raise RuntimeError("could not allocate a unique reminder id")
+
+
+def insert_scheduled_where(session: Session, condition: ColumnElement[bool], values: dict[str, object], *,
+                           recipient: str, text: str, send_at: datetime, now: datetime, kind: Kind, source: Source,
+                           zone: str = "UTC", idempotency_key: str | None = None) -> dict[str, Any] | None:
+    """Queue a one-off message as ``insert_scheduled`` does, but only where ``condition`` holds; return its row.
+
+    One statement checks and inserts (``queries.insert_where``). None when the condition did not
+    hold, or (rarely) the fresh id was taken: the caller then checks at leisure and inserts with
+    ``insert_scheduled``.
+    """
+    row = _new_row(recipient=recipient, text=text, send_at=send_at, now=now, owner=None, zone=zone, recurrence=None,
+                   anchor=None, kind=kind, source=source, idempotency_key=idempotency_key)
+    return row if insert_where(session, Reminder, row, condition, values) else None
+
+
+def _new_row(*, recipient: str, text: str, send_at: datetime, now: datetime, owner: str | None, zone: str,
+             recurrence: str | None, anchor: datetime | None, kind: Kind, source: Source,
+             idempotency_key: str | None) -> dict[str, Any]:
+    return dict(
+        id=new_id(), kind=kind, source=source, owner=owner, recipient=recipient, text=text,
+        zone=zone, recurrence=recurrence, series_anchor=anchor if recurrence else None, series_sent=0,
+        send_at=send_at, due_at=send_at, status=Status.SCHEDULED, occurrence=0, attempts=0,
+        claim_token=None, lease_until=None, created_at=now, sent_at=None, cancelled_at=None,
+        provider_message_id=None, delivery_status=None, error=None, outbound_text=None,
+        owner_notified=False, idempotency_key=idempotency_key,
+    )
 
 
 def _attach(session: Session, instance: Reminder) -> Reminder:

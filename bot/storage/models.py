@@ -131,6 +131,41 @@ class Reminder(Base):
     )
 
 
+class ApiCount(Base):
+    """Running counts of the API's messages, kept by database triggers (migration 0007) for its limits.
+
+    Every API row counts here as it is inserted, changes status or is deleted, whatever code path
+    does it, so reading a limit costs a handful of rows instead of an index walk up to the limit:
+
+    - ``pending``: messages still to go out (status in PENDING), exact. Inserts add to shard
+      ``id % API_COUNT_SHARDS`` (PostgreSQL spreads concurrent inserts over several rows); every
+      change out of pending subtracts on shard -1, so that a dispatcher transaction finishing
+      many rows takes one row lock, always the same, and two can never deadlock.
+    - ``hour``: messages created per 5-minute bucket, in a ring of 16 slots (80 minutes); ``starts``
+      is the bucket's number (epoch seconds // 300), so a slot from a lap ago is ignored and
+      overwritten. The sum since the hour's first bucket is at least the last hour's count.
+    - ``day``: the same per hour bucket, in a ring of 32 slots; at least the last day's count.
+
+    The window counts are upper bounds: a limit is only counted exactly when one says it may be
+    reached (``bot.storage.queries.api_usage``).
+    """
+
+    __tablename__ = "api_counts"
+
+    counter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    starts: Mapped[int] = mapped_column(BigInteger)  # the bucket's number; 0 for pending
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+API_COUNT_HOUR_BUCKET = 300  # seconds in one bucket of the "hour" ring
+API_COUNT_HOUR_SLOTS = 16
+API_COUNT_DAY_BUCKET = 3600  # seconds in one bucket of the "day" ring
+API_COUNT_DAY_SLOTS = 32
+API_COUNT_SHARDS = 8  # rows the pending count's inserts spread over on PostgreSQL (SQLite has one writer: 1)
+
+
 class InboundMessage(Base):
     """An inbound SMS already handled; its primary key makes handling idempotent."""
 

@@ -13,13 +13,13 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, Row, Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Insert, Row, Select, Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.language.commands import Question, QuestionKind, Remind
-from bot.storage.models import (PENDING, Base, Consent, ConsentState, Contact, Conversation, InboundMessage, Kind,
-                                Reminder, Source, Status)
+from bot.storage.models import (API_COUNT_DAY_BUCKET, API_COUNT_HOUR_BUCKET, PENDING, ApiCount, Base, Consent,
+                                ConsentState, Contact, Conversation, InboundMessage, Kind, Reminder, Source, Status)
 
 _Model = TypeVar("_Model", bound=Base)
 log = logging.getLogger(__name__)
@@ -48,6 +48,28 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], row: dict[str
     connection = session.connection()
     statement = _insert_ignoring_conflicts(connection.dialect.name, model.__table__, conflict_columns)
     return connection.execute(statement, row).rowcount == 1
+
+
+@lru_cache(maxsize=None)
+def _insert_where(dialect_name: str, table: Table, columns: tuple[str, ...], condition: ColumnElement[bool]) -> Insert:
+    values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(condition)
+    return (dialect_module(dialect_name).insert(table).from_select(columns, values).on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True))
+
+
+def insert_where(session: Session, model: type[Base], row: dict[str, object], condition: ColumnElement[bool],
+                 values: dict[str, object]) -> bool:
+    """INSERT ``row`` only where ``condition`` holds (``values`` binds its parameters), in one statement.
+
+    ``INSERT ... SELECT <row> WHERE <condition> ON CONFLICT DO NOTHING``: a check and its insert in
+    one round trip. False when the condition did not hold or the row clashed with a stored one.
+    Columns whose value is None are left out (they default to NULL), so that PostgreSQL is never
+    asked to type a bare NULL in a SELECT list. ``condition`` must be built once (it keys a cache).
+    """
+    columns = tuple(name for name, value in row.items() if value is not None)
+    connection = session.connection()
+    statement = _insert_where(connection.dialect.name, model.__table__, columns, condition)
+    return connection.execute(statement, {**{name: row[name] for name in columns}, **values}).rowcount == 1
 
 
 def upsert(session: Session, model: type[Base], row: dict[str, object], changes: dict[str, object]) -> Insert:
@@ -272,26 +294,82 @@ class ApiUsage:
 # 300 us per request at 10,000 rows against 15 us.
 _MESSAGED_TODAY = exists().where(_R.recipient == bindparam("usage_recipient"), _R.source + "" == Source.API,
                                  _R.created_at >= bindparam("day_ago"))
-# All of it in one statement built once, instead of four to six round trips.
-_API_USAGE = select(
-    exists().where(_C.number == bindparam("usage_recipient"), _C.opted_out_at.is_not(None)).label("opted_out"),
-    _reaches(and_(_FROM_API, _R.status.in_(PENDING)), "pending_at").label("pending_full"),
-    _reaches(and_(_FROM_API, _R.created_at >= bindparam("hour_ago")), "hour_at").label("hour_full"),
-    # CASE evaluates its branches lazily (on both databases): a number messaged today costs no count.
-    case((_MESSAGED_TODAY, False),
-         else_=_reaches(and_(_FROM_API, _R.created_at >= bindparam("day_ago")), "day_at")).label("day_full"),
+_N = ApiCount.__table__.c
+
+
+def _counted(counter: str, first_bucket: str | None = None):  # type: ignore[no-untyped-def]
+    # The trigger-kept count (migration 0007): a few rows of the api_counts primary key.
+    condition = _N.counter == counter
+    if first_bucket is not None:
+        condition = and_(condition, _N.starts >= bindparam(first_bucket))
+    return select(func.coalesce(func.sum(_N.n), 0)).where(condition).scalar_subquery()
+
+
+_OPTED_OUT = exists().where(_C.number == bindparam("usage_recipient"), _C.opted_out_at.is_not(None))
+
+# One light statement reads the consent and the trigger-kept counts; a limit is checked row by row
+# (``_reaches``) only when its count says it may be reached, so that a count that is only an upper
+# bound (the windows) never refuses on its own. The light statement has few parameters on purpose:
+# SQLAlchemy's processing of twenty, and of an expanding IN, cost ten times SQLite's own work (profiled).
+_API_COUNTS = select(
+    _OPTED_OUT.label("opted_out"),
+    _counted("pending").label("pending"),
+    _counted("hour", "hour_bucket").label("hour"),
+    _counted("day", "day_bucket").label("day"),
+    _MESSAGED_TODAY.label("messaged_today"),
 )
+_PENDING_REACHES = select(_reaches(and_(_FROM_API, _R.status.in_(PENDING)), "at"))
+_CREATED_REACHES = select(_reaches(and_(_FROM_API, _R.created_at >= bindparam("since")), "at"))
+
+# The same counts as a condition, for an INSERT that checks as it goes in (``insert_where``):
+# true when the number did not opt out and every count is under its limit. False does not mean
+# refused: a window count is an upper bound, so then ``api_usage`` decides, row by row.
+API_HAS_ROOM = and_(
+    ~_OPTED_OUT,
+    _counted("pending") < bindparam("max_pending"),
+    _counted("hour", "hour_bucket") < bindparam("max_new_per_hour"),
+    or_(_MESSAGED_TODAY, _counted("day", "day_bucket") < bindparam("max_recipients_per_day")),
+)
+
+
+def api_room_values(recipient: str, now: datetime, *, max_pending: int, max_new_per_hour: int,
+                    max_recipients_per_day: int) -> dict[str, object]:
+    """Return the parameters of API_HAS_ROOM (and of the counts ``api_usage`` reads) for one more message."""
+    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
+    return {
+        "usage_recipient": recipient, "day_ago": day_ago,
+        # The buckets holding the window's start: their counts begin a little earlier, never later.
+        "hour_bucket": int(hour_ago.timestamp()) // API_COUNT_HOUR_BUCKET,
+        "day_bucket": int(day_ago.timestamp()) // API_COUNT_DAY_BUCKET,
+        "max_pending": max_pending, "max_new_per_hour": max_new_per_hour,
+        "max_recipients_per_day": max_recipients_per_day,
+    }
 
 
 def api_usage(session: Session, recipient: str, now: datetime, *, max_pending: int, max_new_per_hour: int,
               max_recipients_per_day: int) -> ApiUsage:
-    """Read what the API's opt-out and limit checks need for one more message to ``recipient``, in one query."""
-    row = session.connection().execute(_API_USAGE, {
-        "usage_recipient": recipient, "hour_ago": now - timedelta(hours=1), "day_ago": now - timedelta(days=1),
+    """Read what the API's opt-out and limit checks need for one more message to ``recipient``.
+
+    One statement under every limit; one more for each limit that may be reached.
+    """
+    connection = session.connection()
+    counts = connection.execute(_API_COUNTS, api_room_values(
+        recipient, now, max_pending=max_pending, max_new_per_hour=max_new_per_hour,
+        max_recipients_per_day=max_recipients_per_day)).one()
+
+    def reaches(statement: Select[Any], limit: int, since: datetime | None = None) -> bool:
         # Offsets count from 0: the row at offset limit - 1 is the limit-th.
-        "pending_at": max_pending - 1, "hour_at": max_new_per_hour - 1, "day_at": max_recipients_per_day - 1,
-    }).one()
-    return ApiUsage(bool(row.opted_out), bool(row.pending_full), bool(row.hour_full), bool(row.day_full))
+        return bool(connection.execute(statement, {"at": limit - 1, "since": since}).scalar())
+
+    return ApiUsage(
+        recipient_opted_out=bool(counts.opted_out),
+        pending_full=counts.pending >= max_pending and reaches(_PENDING_REACHES, max_pending),
+        hour_full=(counts.hour >= max_new_per_hour
+                   and reaches(_CREATED_REACHES, max_new_per_hour, now - timedelta(hours=1))),
+        # A number messaged today is never a new one.
+        day_full=(not counts.messaged_today and counts.day >= max_recipients_per_day
+                  and reaches(_CREATED_REACHES, max_recipients_per_day, now - timedelta(days=1))),
+    )
 
 
 def count_api_recipients_since(session: Session, since: datetime) -> int:
