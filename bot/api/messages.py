@@ -28,7 +28,7 @@ from bot.language.commands import Error as ParseError
 from bot.language import wording
 from bot.language.segments import MAX_SEGMENTS, segment_count
 from bot.language.when import ceil_second
-from bot.storage.db import SessionFactory
+from bot.storage.db import SessionFactory, engine_of
 from bot.ids import is_valid_id
 from bot.storage import lifecycle
 from bot.storage.models import Kind, Reminder, Source, Status
@@ -363,13 +363,14 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
     fields: dict[str, Any] = dict(recipient=request.recipient, text=request.text, send_at=send_at, now=now, zone=zone,
                                   kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)
     try:
-        with session_factory() as session, session.begin():
-            row = None
-            if limits is not None:  # the common case: checked as it goes in, in one statement
-                row = lifecycle.insert_scheduled_where(session, queries.API_HAS_ROOM, queries.api_room_values(
+        row = None
+        if limits is not None:  # the common case: checked as it goes in, in one statement and transaction
+            with engine_of(session_factory).begin() as connection:
+                row = lifecycle.insert_scheduled_where(connection, queries.API_HAS_ROOM, queries.api_room_values(
                     request.recipient, now, max_pending=limits.max_pending, max_new_per_hour=limits.max_new_per_hour,
                     max_recipients_per_day=limits.max_recipients_per_day), **fields)
-            if row is None:  # a limit may be reached (or no limits were given): check exactly, then insert
+        if row is None:  # a limit may be reached (or no limits were given): check exactly, then insert
+            with session_factory() as session, session.begin():
                 if limits is None:
                     check_recipient(session, request.recipient)
                 else:

@@ -21,6 +21,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = sessionmaker[Session]
+
+
+def engine_of(session_factory: SessionFactory) -> Engine:
+    """Return the engine ``session_factory`` binds its sessions to, for a hot path that needs no ORM."""
+    return session_factory.kw["bind"]
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

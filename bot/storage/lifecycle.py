@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, and_, bindparam, case, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, DateTime, and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from bot.ids import new_id
@@ -78,7 +78,7 @@ def insert_scheduled(session: Session, *, recipient: str, text: str, send_at: da
     raise RuntimeError("could not allocate a unique reminder id")
 
 
-def insert_scheduled_where(session: Session, condition: ColumnElement[bool], values: dict[str, object], *,
+def insert_scheduled_where(connection: Connection, condition: ColumnElement[bool], values: dict[str, object], *,
                            recipient: str, text: str, send_at: datetime, now: datetime, kind: Kind, source: Source,
                            zone: str = "UTC", idempotency_key: str | None = None) -> dict[str, Any] | None:
     """Queue a one-off message as ``insert_scheduled`` does, but only where ``condition`` holds; return its row.
@@ -89,7 +89,7 @@ def insert_scheduled_where(session: Session, condition: ColumnElement[bool], val
     """
     row = _new_row(recipient=recipient, text=text, send_at=send_at, now=now, owner=None, zone=zone, recurrence=None,
                    anchor=None, kind=kind, source=source, idempotency_key=idempotency_key)
-    return row if insert_where(session, Reminder, row, condition, values) else None
+    return row if insert_where(connection, Reminder, row, condition, values) else None
 
 
 def _new_row(*, recipient: str, text: str, send_at: datetime, now: datetime, owner: str | None, zone: str,

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Insert, Row, Select, Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Insert, Row, Select, Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,7 +57,7 @@ def _insert_where(dialect_name: str, table: Table, columns: tuple[str, ...], con
             .execution_options(preserve_rowcount=True))
 
 
-def insert_where(session: Session, model: type[Base], row: dict[str, object], condition: ColumnElement[bool],
+def insert_where(connection: Connection, model: type[Base], row: dict[str, object], condition: ColumnElement[bool],
                  values: dict[str, object]) -> bool:
     """INSERT ``row`` only where ``condition`` holds (``values`` binds its parameters), in one statement.
 
@@ -65,9 +65,10 @@ def insert_where(session: Session, model: type[Base], row: dict[str, object], co
     one round trip. False when the condition did not hold or the row clashed with a stored one.
     Columns whose value is None are left out (they default to NULL), so that PostgreSQL is never
     asked to type a bare NULL in a SELECT list. ``condition`` must be built once (it keys a cache).
+    It takes a Core connection: on a hot path an ORM Session's own transaction costs a fifth of the
+    statement (profiled).
     """
     columns = tuple(name for name, value in row.items() if value is not None)
-    connection = session.connection()
     statement = _insert_where(connection.dialect.name, model.__table__, columns, condition)
     return connection.execute(statement, {**{name: row[name] for name in columns}, **values}).rowcount == 1
 
