@@ -71,6 +71,9 @@ class FakeTelnyx(FakeServer[ReceivedMessage]):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if len(raw) < length:  # the sender died mid-request (a test kills it): nothing was sent
+                    self.close_connection = True
+                    return
                 if self.path.rstrip("/") != "/messages":
                     self._answer(404, {"errors": [{"code": "10005", "title": "Resource not found"}]})
                     return

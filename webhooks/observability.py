@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -29,7 +29,7 @@ def install_request_ids(app: Flask) -> None:
     @app.before_request
     def _assign() -> None:
         incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(16)  # as uuid4().hex, cheaper
 
     @app.after_request
     def _echo(response: Response) -> Response:
