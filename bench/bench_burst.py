@@ -252,7 +252,7 @@ def run(dbs: list[str], burst_size: int, rate: float, seconds: float, compare_ro
                 variants = [("ours", ROOT)] + ([("before", compare_root)] if compare_root else [])
                 servers = []
                 for name, root in variants:
-                    url = stack.enter_context(bench_http.database(db, directory))
+                    url = stack.enter_context(bench_http.database(db, directory, root))
                     server = bench_http.start_server(f"{name}-{db}", "gunicorn", "ours",
                                                      _environment(url, fake.url, signer.public_key), directory, root)
                     stack.callback(server.stop)

@@ -102,14 +102,15 @@ class Fake:
 # --- databases -----------------------------------------------------------------------------------
 
 @contextmanager
-def database(kind: str, directory: str) -> Iterator[str]:
-    """Yield the URL of a fresh, migrated database; a PostgreSQL one is dropped afterwards."""
-    from bot.storage.db import make_engine, upgrade_database
+def database(kind: str, directory: str, root: Path = ROOT) -> Iterator[str]:
+    """Yield the URL of a fresh database migrated by ``root``'s code; a PostgreSQL one is dropped afterwards."""
 
     def migrate(url: str) -> None:
-        engine = make_engine(url)
-        upgrade_database(engine)  # before the server starts, so its workers do not race to migrate
-        engine.dispose()
+        # Before the server starts, so its workers do not race to migrate; by the tree that serves it
+        # (a --compare-root tree does not know this tree's newer revisions).
+        subprocess.run([sys.executable, "-c", "import sys; from bot.storage.db import make_engine, upgrade_database; "
+                        "upgrade_database(make_engine(sys.argv[1]))", url], cwd=root, check=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(root)})
 
     if kind == "sqlite":
         url = f"sqlite:///{directory}/bench-{uuid.uuid4().hex[:6]}.db"
@@ -344,7 +345,7 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
             stack.callback(floors[db].stop)
             variants = [("", ROOT)] + ([("before-", compare_root)] if compare_root else [])
             for prefix, root in variants:  # a --compare-root tree gets its own database, same settings
-                url = stack.enter_context(database(db, directory))
+                url = stack.enter_context(database(db, directory, root))
                 server = start_server(f"{setup}-ours-{prefix}{db}", setup, "ours",
                                       our_environment(url, fake.url, signer.public_key), directory, root)
                 stack.callback(server.stop)

@@ -14,6 +14,8 @@ is read and then written back: on PostgreSQL and on SQLite alike, the database d
     done stamps ``done_at`` on a row already sent; "delete all" cancels every scheduled row of an owner.
 
 The functions take the open session and its transaction belongs to the caller; none commits.
+Database triggers (migration 0007) keep the API's running counts (``models.ApiCount``) in step with
+every insert, status change and delete of an API row made here, in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, DateTime, and_, bindparam, case, exists, func, literal, or_, select, update
+from sqlalchemy import (ColumnElement, Connection, DateTime, and_, bindparam, case, exists, func, literal, or_, select,
+                        update)
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from bot.ids import new_id

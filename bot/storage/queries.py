@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Insert, Row, Select, Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (ColumnElement, Connection, Insert, Row, Select, Table, and_, bindparam, exists, func, or_,
+                        select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,8 +58,8 @@ def _insert_where(dialect_name: str, table: Table, columns: tuple[str, ...], con
             .execution_options(preserve_rowcount=True))
 
 
-def insert_where(connection: Connection, model: type[Base], row: dict[str, object], condition: ColumnElement[bool],
-                 values: dict[str, object]) -> bool:
+def insert_where(connection: Connection, model: type[Base], row: dict[str, object],
+                 condition: ColumnElement[bool], values: dict[str, object]) -> bool:
     """INSERT ``row`` only where ``condition`` holds (``values`` binds its parameters), in one statement.
 
     ``INSERT ... SELECT <row> WHERE <condition> ON CONFLICT DO NOTHING``: a check and its insert in
@@ -390,7 +391,8 @@ def soonest_api_due(session: Session) -> datetime | None:
 
 def oldest_api_created_since(session: Session, since: datetime) -> datetime | None:
     """Return when the API's oldest message created since ``since`` was created."""
-    return session.connection().execute(select(func.min(_R.created_at)).where(_FROM_API, _R.created_at >= since)).scalar()
+    return session.connection().execute(
+        select(func.min(_R.created_at)).where(_FROM_API, _R.created_at >= since)).scalar()
 
 
 def oldest_api_recipient_since(session: Session, since: datetime) -> datetime | None:

@@ -46,12 +46,14 @@ def _bump_window(counter: str, bucket: int, slots: int, seconds: str, shard: str
     return (f"INSERT INTO api_counts (counter, slot, shard, starts, n) "
             f"VALUES ('{counter}', ({seconds} / {bucket}) % {slots}, {shard}, {seconds} / {bucket}, 1) "
             f"ON CONFLICT (counter, slot, shard) DO UPDATE SET "
-            f"n = CASE WHEN api_counts.starts = excluded.starts THEN api_counts.n + 1 WHEN api_counts.starts < excluded.starts THEN 1 "
-            f"ELSE api_counts.n END, starts = {greatest}(api_counts.starts, excluded.starts);")
+            f"n = CASE WHEN api_counts.starts = excluded.starts THEN api_counts.n + 1 "
+            f"WHEN api_counts.starts < excluded.starts THEN 1 ELSE api_counts.n END, "
+            f"starts = {greatest}(api_counts.starts, excluded.starts);")
 
 
 def _add_pending(shard: str, amount: str) -> str:
-    return (f"INSERT INTO api_counts (counter, slot, shard, starts, n) VALUES ('pending', 0, {shard}, 0, {amount}) "
+    return (f"INSERT INTO api_counts (counter, slot, shard, starts, n) "
+            f"VALUES ('pending', 0, {shard}, 0, {amount}) "
             f"ON CONFLICT (counter, slot, shard) DO UPDATE SET n = api_counts.n + excluded.n;")
 
 
