@@ -82,6 +82,17 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def session_factory(database_url: str) -> Iterator[Any]:
+    """Sessions on a migrated ``database_url`` (each engine in turn), for tests below the HTTP layer."""
+    from bot.storage.db import make_engine, make_session_factory, upgrade_database
+
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """An empty database on each engine in turn: a SQLite file, or a PostgreSQL database of its own."""

@@ -462,8 +462,9 @@ def test_guessing_ids_is_capped_where_ids_are_looked_up(client):
     from webhooks.limits import ID_MISS_LIMIT
 
     misses = int(ID_MISS_LIMIT.split("/")[0])
-    codes = [client.get(f"/sms/scheduled/zz{n:04d}", headers=AUTH).status_code for n in range(misses)]
-    assert codes == [404] * misses
+    codes = [client.get(f"/sms/scheduled/zz{n:04d}", headers=AUTH).status_code for n in range(misses + 2)]
+    # The limiter's sliding window may let one more through when the requests straddle a minute.
+    assert codes.index(429) in (misses, misses + 1) and set(codes[codes.index(429):]) == {429}
     assert client.delete("/sms/scheduled/zz9999", headers=AUTH).status_code == 429
     assert client.get("/sms/scheduled/zz9999", headers=AUTH).status_code == 429
     # Scheduling and listing look no id up: the cap does not stop them.
@@ -472,7 +473,7 @@ def test_guessing_ids_is_capped_where_ids_are_looked_up(client):
 
 
 def test_the_api_rate_limit_applies_where_ids_are_looked_up_too(app_factory):
-    client = app_factory(RUN_DISPATCHER=False, RATE_LIMIT_API="2/minute").test_client()
+    client = app_factory(RUN_DISPATCHER=False, RATE_LIMIT_API="2/hour").test_client()
     codes = [client.get(f"/sms/scheduled/zz{n:04d}", headers=AUTH).status_code for n in range(3)]
     assert codes == [404, 404, 429]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, text
@@ -25,14 +25,6 @@ from bot.storage.models import (API_COUNT_DAY_BUCKET, API_COUNT_HOUR_BUCKET, PEN
 START = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 NUMBERS = [f"+1212555{n:04d}" for n in range(200, 230)]
 GENEROUS = ApiLimits(max_new_per_hour=100_000, max_pending=100_000, max_recipients_per_day=100_000)
-
-
-@pytest.fixture
-def session_factory(database_url: str) -> Iterator[SessionFactory]:
-    engine = make_engine(database_url)
-    upgrade_database(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _schedule(session_factory: SessionFactory, recipient: str, now: datetime, limits: ApiLimits = GENEROUS,

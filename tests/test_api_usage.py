@@ -9,27 +9,19 @@ tests/test_consent.py.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from bot.api import messages
 from bot.api.messages import After, ApiLimitReached, ApiLimits, NewMessage, RecipientOptedOut
 from bot.storage import lifecycle, queries
-from bot.storage.db import SessionFactory, make_engine, make_session_factory, upgrade_database
+from bot.storage.db import SessionFactory
 from bot.storage.models import Contact, Kind, Source
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 NUMBERS = [f"+1212555{n:04d}" for n in range(100, 110)]
 GENEROUS = 1000
-
-
-@pytest.fixture
-def session_factory(database_url: str) -> Iterator[SessionFactory]:
-    engine = make_engine(database_url)
-    upgrade_database(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _limits(**overrides: int) -> ApiLimits:

@@ -174,7 +174,7 @@ def test_cancel_guessing_is_capped(app, client, signer, fake_telnyx):
 
 
 def test_webhook_rate_limit_answers_429_json(app_factory, signer):
-    app = app_factory(RATE_LIMIT_WEBHOOK="3/minute")
+    app = app_factory(RATE_LIMIT_WEBHOOK="3/hour")
     client = app.test_client()
     codes = [post_signed(client, signer, message_received("list", ALICE)).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
@@ -192,7 +192,7 @@ def test_rate_limit_counters_are_shared_through_redis(app_factory, signer):
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
     connection.flushdb()
-    settings = dict(RATE_LIMIT_WEBHOOK="3/minute", REDIS_URL="redis://127.0.0.1:6379/15", RUN_DISPATCHER=False)
+    settings = dict(RATE_LIMIT_WEBHOOK="3/hour", REDIS_URL="redis://127.0.0.1:6379/15", RUN_DISPATCHER=False)
     one, two = app_factory(**settings).test_client(), app_factory(**settings).test_client()
     codes = [post_signed(c, signer, message_received("list", ALICE)).status_code for c in (one, two, one, two)]
     assert codes == [200, 200, 200, 429]
