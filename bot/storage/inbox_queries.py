@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -36,10 +36,10 @@ _C = _T.c
 _CLAIM_LOCK_ID = 727_110_016  # PostgreSQL advisory lock: one claim at a time (see claim_batch)
 
 
-def add(session: Session, *, message_id: str, event_id: str | None, sender: str, text: str,
+def add(connection: Connection, *, message_id: str, event_id: str | None, sender: str, text: str,
         received_at: datetime) -> bool:
     """Store an inbound SMS to handle later; False when its message id or event id is stored already."""
-    return insert_ignoring_conflicts(session, InboxMessage, dict(
+    return insert_ignoring_conflicts(connection, InboxMessage, dict(
         message_id=message_id, event_id=event_id, sender=sender, text=text, received_at=received_at,
         status=InboxStatus.RECEIVED, attempts=0))
 
