@@ -138,7 +138,8 @@ class ApiCount(Base):
     does it, so reading a limit costs a handful of rows instead of an index walk up to the limit:
 
     - ``pending``: messages still to go out (status in PENDING), exact. Inserts add to shard
-      ``id % API_COUNT_SHARDS`` (PostgreSQL spreads concurrent inserts over several rows); every
+      ``ascii(id) % API_COUNT_SHARDS`` on PostgreSQL (concurrent inserts spread over several rows;
+      SQLite, one writer at a time, uses shard 0); every
       change out of pending subtracts on shard -1, so that a dispatcher transaction finishing
       many rows takes one row lock, always the same, and two can never deadlock.
     - ``hour``: messages created per 5-minute bucket, in a ring of 16 slots (80 minutes); ``starts``
