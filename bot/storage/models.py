@@ -137,11 +137,11 @@ class ApiCount(Base):
     Every API row counts here as it is inserted, changes status or is deleted, whatever code path
     does it, so reading a limit costs a handful of rows instead of an index walk up to the limit:
 
-    - ``pending``: messages still to go out (status in PENDING), exact. Inserts add to shard
-      ``ascii(id) % API_COUNT_SHARDS`` on PostgreSQL (concurrent inserts spread over several rows;
-      SQLite, one writer at a time, uses shard 0); every
-      change out of pending subtracts on shard -1, so that a dispatcher transaction finishing
-      many rows takes one row lock, always the same, and two can never deadlock.
+    - ``pending``: messages still to go out (status in PENDING), exact. Every change of a row
+      counts on the shard of its id, ``ascii(id) % API_COUNT_SHARDS``, on PostgreSQL (concurrent
+      transactions spread over several rows' locks; SQLite, one writer at a time, uses shard 0).
+      Every change of an API row into or out of pending is a one-row transaction today; a change of
+      many in one transaction would have to take the shards in order, or two could deadlock.
     - ``hour``: messages created per 5-minute bucket, in a ring of 16 slots (80 minutes); ``starts``
       is the bucket's number (epoch seconds // 300), so a slot from a lap ago is ignored and
       overwritten. The sum since the hour's first bucket is at least the last hour's count.

@@ -60,7 +60,7 @@ def _add_pending(shard: str, amount: str) -> str:
 def _sqlite_triggers() -> list[str]:
     seconds = _epoch_seconds("NEW.created_at", "sqlite")
     windows = " ".join(_bump_window(name, bucket, slots, seconds, "0", "sqlite") for name, bucket, slots in WINDOWS)
-    # SQLite has one writer at a time: nothing to spread, every count is on shard 0 (changes on -1).
+    # SQLite has one writer at a time: nothing to spread, every count is on shard 0.
     return [
         f"CREATE TRIGGER api_counts_on_insert AFTER INSERT ON reminders WHEN NEW.source = 'api' BEGIN "
         f"INSERT INTO api_counts (counter, slot, shard, starts, n) "
@@ -68,13 +68,17 @@ def _sqlite_triggers() -> list[str]:
         f"ON CONFLICT (counter, slot, shard) DO UPDATE SET n = api_counts.n + 1; {windows} END",
         f"CREATE TRIGGER api_counts_on_update AFTER UPDATE OF status ON reminders "
         f"WHEN NEW.source = 'api' AND (OLD.status IN {PENDING}) <> (NEW.status IN {PENDING}) BEGIN "
-        f"{_add_pending('-1', f'CASE WHEN NEW.status IN {PENDING} THEN 1 ELSE -1 END')} END",
+        f"{_add_pending('0', f'CASE WHEN NEW.status IN {PENDING} THEN 1 ELSE -1 END')} END",
         f"CREATE TRIGGER api_counts_on_delete AFTER DELETE ON reminders "
-        f"WHEN OLD.source = 'api' AND OLD.status IN {PENDING} BEGIN {_add_pending('-1', '-1')} END",
+        f"WHEN OLD.source = 'api' AND OLD.status IN {PENDING} BEGIN {_add_pending('0', '-1')} END",
     ]
 
 
 def _postgresql_triggers() -> list[str]:
+    # A row's counts go to the shard of its id, whatever the change: concurrent transactions (the
+    # dispatcher's 32 senders each finish one row) spread over the shard rows' locks. Every change of
+    # an API row out of or into pending is a one-row transaction (bot.storage.lifecycle), so no two
+    # transactions can take two shard locks in opposite orders.
     shard = f"ascii(NEW.id) % {API_COUNT_SHARDS}"
     windows = " ".join(_bump_window(name, bucket, slots, "seconds", shard, "postgresql")
                        for name, bucket, slots in WINDOWS)
@@ -90,9 +94,9 @@ def _postgresql_triggers() -> list[str]:
                 END IF;
                 {windows}
             ELSIF TG_OP = 'UPDATE' THEN
-                {_add_pending('-1', f'CASE WHEN NEW.status IN {PENDING} THEN 1 ELSE -1 END')}
+                {_add_pending(shard, f'CASE WHEN NEW.status IN {PENDING} THEN 1 ELSE -1 END')}
             ELSE
-                {_add_pending('-1', '-1')}
+                {_add_pending(f"ascii(OLD.id) % {API_COUNT_SHARDS}", '-1')}
             END IF;
             RETURN NULL;
         END $$""",
