@@ -172,6 +172,11 @@ class ApiLimits:
         return cls(settings.api_max_new_per_hour, settings.api_max_pending, settings.api_max_recipients_per_day,
                    settings.auto_chunk, settings.brand_name)
 
+    def counted(self) -> dict[str, int]:
+        """The three counted limits, as ``queries.api_usage`` and ``queries.api_room_values`` take them."""
+        return {"max_pending": self.max_pending, "max_new_per_hour": self.max_new_per_hour,
+                "max_recipients_per_day": self.max_recipients_per_day}
+
 
 def check_segments(text: str, limits: ApiLimits, field: str = "message") -> None:
     """Refuse a text that would take more than MAX_SEGMENTS SMS segments with the label it may get."""
@@ -194,12 +199,11 @@ def check_recipient(session: Session, recipient: str) -> None:
 def check_recipient_and_limits(session: Session, limits: ApiLimits, recipient: str, now: datetime) -> None:
     """Refuse one more API message to ``recipient``: RecipientOptedOut, or ApiLimitReached over a limit.
 
-    One query reads the consent and every limit (``queries.api_usage``), each from an index and
-    reading no further than the limit. The queries that say when a limit clears run only on refusal.
+    One statement reads the consent and the trigger-kept counts (``queries.api_usage``); a limit
+    whose count may be reached is then counted row by row, reading no further than the limit. The
+    queries that say when a limit clears run only on refusal.
     """
-    usage = queries.api_usage(session, recipient, now, max_pending=limits.max_pending,
-                              max_new_per_hour=limits.max_new_per_hour,
-                              max_recipients_per_day=limits.max_recipients_per_day)
+    usage = queries.api_usage(session, recipient, now, **limits.counted())
     if usage.recipient_opted_out:
         raise RecipientOptedOut(recipient)
     if usage.pending_full:
@@ -366,9 +370,8 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
         row = None
         if limits is not None:  # the common case: checked as it goes in, in one statement and transaction
             with engine_of(session_factory).begin() as connection:
-                row = lifecycle.insert_scheduled_where(connection, queries.API_HAS_ROOM, queries.api_room_values(
-                    request.recipient, now, max_pending=limits.max_pending, max_new_per_hour=limits.max_new_per_hour,
-                    max_recipients_per_day=limits.max_recipients_per_day), **fields)
+                room = queries.api_room_values(request.recipient, now, **limits.counted())
+                row = lifecycle.insert_scheduled_where(connection, queries.API_HAS_ROOM, room, **fields)
         if row is None:  # a limit may be reached (or no limits were given): check exactly, then insert
             with session_factory() as session, session.begin():
                 if limits is None:

@@ -309,6 +309,9 @@ def _counted(counter: str, first_bucket: str | None = None):  # type: ignore[no-
 
 
 _OPTED_OUT = exists().where(_C.number == bindparam("usage_recipient"), _C.opted_out_at.is_not(None))
+_PENDING_COUNT = _counted("pending")
+_HOUR_COUNT = _counted("hour", "hour_bucket")
+_DAY_COUNT = _counted("day", "day_bucket")
 
 # One light statement reads the consent and the trigger-kept counts; a limit is checked row by row
 # (``_reaches``) only when its count says it may be reached, so that a count that is only an upper
@@ -316,9 +319,9 @@ _OPTED_OUT = exists().where(_C.number == bindparam("usage_recipient"), _C.opted_
 # SQLAlchemy's processing of twenty, and of an expanding IN, cost ten times SQLite's own work (profiled).
 _API_COUNTS = select(
     _OPTED_OUT.label("opted_out"),
-    _counted("pending").label("pending"),
-    _counted("hour", "hour_bucket").label("hour"),
-    _counted("day", "day_bucket").label("day"),
+    _PENDING_COUNT.label("pending"),
+    _HOUR_COUNT.label("hour"),
+    _DAY_COUNT.label("day"),
     _MESSAGED_TODAY.label("messaged_today"),
 )
 _PENDING_REACHES = select(_reaches(and_(_FROM_API, _R.status.in_(PENDING)), "at"))
@@ -329,9 +332,9 @@ _CREATED_REACHES = select(_reaches(and_(_FROM_API, _R.created_at >= bindparam("s
 # refused: a window count is an upper bound, so then ``api_usage`` decides, row by row.
 API_HAS_ROOM = and_(
     ~_OPTED_OUT,
-    _counted("pending") < bindparam("max_pending"),
-    _counted("hour", "hour_bucket") < bindparam("max_new_per_hour"),
-    or_(_MESSAGED_TODAY, _counted("day", "day_bucket") < bindparam("max_recipients_per_day")),
+    _PENDING_COUNT < bindparam("max_pending"),
+    _HOUR_COUNT < bindparam("max_new_per_hour"),
+    or_(_MESSAGED_TODAY, _DAY_COUNT < bindparam("max_recipients_per_day")),
 )
 
 
