@@ -55,8 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, bot: Bot | None = Non
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
-    app.extensions["rate_limiter"] = init_rate_limits(app, settings, telnyx.blueprint, api.blueprint)
-    app.extensions["rate_limiter"].limit(settings.rate_limit_webhook)(twilio.blueprint)  # as Telnyx's webhook
+    app.extensions["rate_limiter"] = init_rate_limits(
+        app, settings, webhooks=(telnyx.blueprint.name, twilio.blueprint.name), api=api.blueprint.name)
     from web import init_web  # the web page, the calendar feed and the operator console
 
     init_web(app, app.extensions["rate_limiter"])

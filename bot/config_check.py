@@ -92,7 +92,7 @@ def check_redis(redis_url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> Non
     """PING Redis once with a short timeout."""
     import redis
 
-    # Flask-Limiter names a Unix socket redis+unix://; redis-py calls it unix://.
+    # The limits library names a Unix socket redis+unix://; redis-py calls it unix://.
     client_url = "unix://" + redis_url.removeprefix("redis+unix://") if redis_url.startswith("redis+unix://") else redis_url
     client = redis.Redis.from_url(client_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:

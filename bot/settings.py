@@ -248,10 +248,10 @@ class PhoneNumbers(Rule):
 
 
 class RateLimit(Rule):
-    """A rate limit as Flask-Limiter reads it (the ``limits`` library's syntax)."""
+    """A rate limit in the ``limits`` library's syntax, as webhooks.limits counts it."""
 
     expected = ('a rate limit such as "600/minute" or "10/second;600/hour" (at least 1 per period; '
-                'the syntax of the limits library that Flask-Limiter uses)')
+                'the syntax of the limits library)')
 
     def read(self, value: Any) -> str:
         from limits import parse_many
@@ -304,7 +304,7 @@ class DatabaseUrl(Rule):
 
 
 class RedisUrl(Rule):
-    """A Redis URL as Flask-Limiter takes it; the password is masked in messages."""
+    """A Redis URL as the ``limits`` library and redis-py take it; the password is masked in messages."""
 
     SCHEMES = ("redis", "rediss", "redis+unix")
     expected = "a Redis URL such as redis://:password@host:6379/0 (rediss:// for TLS, redis+unix:///path for a socket)"

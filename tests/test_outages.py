@@ -261,7 +261,7 @@ def test_redis_away_rate_limits_fall_back_to_memory_with_one_warning(app_factory
     assert ready.status_code == 200
     assert ready.get_json()["redis"] is False and ready.get_json()["status"] == "ok"
     warnings = [record.getMessage() for record in caplog.records
-                if record.levelno >= logging.WARNING and record.name == "flask-limiter"]
+                if record.levelno >= logging.WARNING and record.name == "webhooks.limits"]
     assert warnings == ["Rate limit storage unreachable - falling back to in-memory storage"]
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
 

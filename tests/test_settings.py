@@ -187,7 +187,7 @@ def test_a_rate_limit_must_parse(limit):
     assert error.variable == "RATE_LIMIT_API" and "600/minute" in str(error)
 
 
-def test_rate_limits_in_any_syntax_flask_limiter_reads_are_kept():
+def test_rate_limits_in_any_syntax_limits_reads_are_kept():
     settings = load_settings({"RATE_LIMIT_API": "10/second;600/hour", "RATE_LIMIT_WEBHOOK": "100 per minute"})
     assert (settings.rate_limit_api, settings.rate_limit_webhook) == ("10/second;600/hour", "100 per minute")
 

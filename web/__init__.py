@@ -8,20 +8,20 @@ own security (CSRF on its forms, the strict headers) from its module: see web.se
 from __future__ import annotations
 
 from flask import Flask
-from flask_limiter import Limiter
 
 from bot.operator_console import OperatorConsole
 from bot.personal_page import PersonalPage
 from bot.service import Bot
 from web import admin, person
 from web.security import init_security
+from webhooks.limits import RequestLimits
 
 # Per client address, on the forms that take a secret (a sign-in link, the admin token): guessing
 # either is hopeless already (256 bits; ADMIN_TOKEN has 32 characters or more), this keeps it so.
 SIGN_IN_LIMIT = "30/minute"
 
 
-def init_web(app: Flask, limiter: Limiter) -> None:
+def init_web(app: Flask, limiter: RequestLimits) -> None:
     """Register the pages, the feed and the console, with their sessions and rate limits."""
     bot: Bot = app.extensions["bot"]
     init_security(app, bot.settings)
@@ -29,5 +29,4 @@ def init_web(app: Flask, limiter: Limiter) -> None:
     app.extensions["operator_console"] = OperatorConsole(bot.session_factory, bot.clock, bot.wake)
     for blueprint in (person.links, person.blueprint, person.feeds, admin.blueprint):
         app.register_blueprint(blueprint)
-    limiter.limit(SIGN_IN_LIMIT, methods=["POST"])(person.links)
-    limiter.limit(SIGN_IN_LIMIT, methods=["POST"])(admin.blueprint)
+    limiter.limit((person.links.name, admin.blueprint.name), SIGN_IN_LIMIT, methods=["POST"])

@@ -7,7 +7,6 @@ from flask.typing import ResponseReturnValue
 
 from bot.service import Bot
 from bot.timeutil import iso_utc, utc_now
-from webhooks.limits import shared_store_answers
 
 blueprint = Blueprint("health", __name__)
 
@@ -27,7 +26,7 @@ def readyz() -> ResponseReturnValue:
     ready = database and (dispatcher or not bot.settings.run_dispatcher)
     # Informational too: without Redis the rate limits count in this process's memory and everything
     # else works, so it does not make the instance unready. null when REDIS_URL is not set.
-    redis = shared_store_answers(current_app.extensions["rate_limiter"]) if bot.settings.redis_url else None
+    redis = current_app.extensions["rate_limiter"].shared_store_answers() if bot.settings.redis_url else None
     body = {"status": "ok" if ready else "unavailable", "database": database, "dispatcher": dispatcher,
             "last_tick_at": iso_utc(last_tick), "last_tick_age_seconds": tick_age,
             # Informational: the Telnyx SDK loads in the background for about two seconds after

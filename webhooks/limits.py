@@ -1,45 +1,45 @@
-"""Request limits: per-client rates (Flask-Limiter, in memory or in Redis) and the body size.
+"""Request limits: per-client rates (the ``limits`` library, in memory or in Redis) and the body size.
 
 Redis is an optimisation (counters shared by every instance), never a dependency: when it
-does not answer, Flask-Limiter counts in this process's memory instead, logs one warning
-("Rate limit storage unreachable - falling back to in-memory storage"), and goes back to
-Redis once a ping answers again (it tries after 1, 2, 4 ... 32 s).
+does not answer, the requests count in this process's memory instead, one warning is logged
+("Rate limit storage unreachable - falling back to in-memory storage"), and the counting goes
+back to Redis once a ping answers again (tried after 1, 2, 4 ... 32 s).
+
+The counting is ``limits``' own (its sliding-window counter and storages); the Flask side is
+this module's ``RequestLimits``, a before-request hook with a table of which blueprint has which
+limit. It replaced Flask-Limiter, which worked out on every request which of its limits applied
+(decorators, defaults, exemptions, blueprints): about 0.07 ms of a 0.52 ms POST /sms/schedule in
+process, and 51% against 62-66% of the floor under gunicorn on SQLite (bench/README-http.md).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import Iterable
 
-from flask import Blueprint, Flask, Response, current_app, request
-from flask_limiter import Limiter, RequestLimit
-from flask_limiter.util import get_remote_address
-from limits.storage import MemoryStorage
+from flask import Flask, Response, current_app, request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.settings import Settings
 from webhooks.errors import error_response
 
+log = logging.getLogger(__name__)
+
 # Guessing ids: a client that keeps asking for ids that do not exist is cut off early.
 ID_MISS_LIMIT = "30/minute"
-ID_ENDPOINTS = ("api.get_scheduled", "api.cancel_scheduled")  # the views that look an id up (registered first)
-# A Redis that does not answer costs a request at most this long before the limiter falls back to memory.
+ID_ENDPOINTS = ("api.get_scheduled", "api.cancel_scheduled")  # the views that look an id up
+ID_MISS_SCOPE = "id-misses"  # one count for both: a guesser cannot double its tries by switching method
+# A Redis that does not answer costs a request at most this long before the counting falls back to memory.
 REDIS_TIMEOUT_SECONDS = 1.0
 MEMORY_SCHEME = "swept-memory"  # SweptMemoryStorage: the counters without REDIS_URL
-
-
-def _is_miss(response: Response) -> bool:
-    return response.status_code == 404
-
-
-def _too_many_requests(limit: RequestLimit) -> Response:
-    """Answer a breached limit with the JSON error and the seconds until it clears."""
-    retry_after = max(1, limit.reset_at - int(time.time()))
-    body, _ = error_response(429, "too_many_requests",  # type: ignore[misc]
-                             f"Too many requests (at most {limit.limit}); try again in {retry_after} s.")
-    body.status_code = 429
-    body.headers["Retry-After"] = str(retry_after)
-    return body
+KEY_PREFIX = "reminder-bot"
+LONGEST_RECHECK_SECONDS = 32  # Redis away: ask again after 1, 2, 4 ... this many seconds
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -71,45 +71,151 @@ class SweptMemoryStorage(MemoryStorage):
             self._sweep_lock.release()
 
 
-def init_rate_limits(app: Flask, settings: Settings, webhook: Blueprint, api: Blueprint | None) -> Limiter:
-    """Limit the webhook and the API per client address; the health probes are exempt."""
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri=settings.redis_url or f"{MEMORY_SCHEME}://",
-        storage_options={"socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-                         "socket_timeout": REDIS_TIMEOUT_SECONDS} if settings.redis_url else {},
-        # O(1) per hit; the moving window keeps every hit's timestamp (6% of an API request's time
-        # in the profile) for a precision a per-client limit does not need.
-        strategy="sliding-window-counter",
-        # headers_enabled would put X-RateLimit-* and a Retry-After on every answer (a 200 or 201
-        # "retry after 51 s" is nonsense) and cost a storage round trip each; only a 429 says when
-        # to come back (_too_many_requests).
-        headers_enabled=False,
-        on_breach=_too_many_requests,
-        in_memory_fallback_enabled=True,  # Redis down: count in memory, with the same limits
-        # Redis going away between a request's check and its after-request deduction (the 404 limit)
-        # must not turn that request into a 500; the next request falls back to memory.
-        swallow_errors=True,
-        key_prefix="reminder-bot",
-    )
-    limiter.limit(settings.rate_limit_webhook)(webhook)
-    if api is not None:
-        limiter.limit(settings.rate_limit_api)(api)
-        # Only where an id is looked up: every other request would pay for a second limit (each
-        # limit costs about a tenth of a POST /sms/schedule, profiled) that it can never deduct from.
-        # One count for both, so that a guesser cannot double its tries by switching method.
-        # (A decorated limit is checked by its wrapper, so the wrapper replaces the registered view;
-        # override_defaults=False keeps RATE_LIMIT_API on them too.)
-        misses = limiter.shared_limit(ID_MISS_LIMIT, scope="id-misses", deduct_when=_is_miss, override_defaults=False)
-        for endpoint in ID_ENDPOINTS:
-            app.view_functions[endpoint] = misses(app.view_functions[endpoint])
-    return limiter
+@dataclass(frozen=True)
+class _Rule:
+    """Limits counted per client address and endpoint on one blueprint's requests (all methods, or ``methods``)."""
+
+    items: tuple[RateLimitItem, ...]
+    methods: frozenset[str] | None
 
 
-def shared_store_answers(limiter: Limiter) -> bool:
-    """Say whether the limiter's storage (Redis) answers a ping now."""
-    return bool(limiter.storage.check())
+class RequestLimits:
+    """Per-client request limits, checked before a limited blueprint's views run.
+
+    Each limit counts per client address and endpoint, so a client's listing does not use up its
+    scheduling. A breach answers 429 in the JSON error shape, with the seconds until the window lets
+    the client in again as ``Retry-After``; nothing else carries rate-limit headers (a 201 saying
+    "retry after 51 s" would be nonsense). Without REDIS_URL the counters are this process's.
+    """
+
+    def __init__(self, redis_url: str | None) -> None:
+        if redis_url:
+            options = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
+            self.storage: Storage = storage_from_string(redis_url, **options)
+            self._memory: RateLimiter | None = SlidingWindowCounterRateLimiter(SweptMemoryStorage())
+        else:
+            self.storage = SweptMemoryStorage()
+            self._memory = None
+        # The sliding-window counter is O(1) per hit; a moving window keeps every hit's timestamp
+        # for a precision a per-client limit does not need.
+        self._shared: RateLimiter = SlidingWindowCounterRateLimiter(self.storage)
+        self._rules: dict[str, _Rule] = {}
+        self._id_misses: RateLimitItem | None = None
+        self._state = threading.Lock()
+        self._away = False  # Redis did not answer: counting in memory until it does
+        self._rechecks = 0
+        self._next_recheck = 0.0
+
+    # --- configuration --------------------------------------------------------------------
+
+    def install(self, app: Flask) -> None:
+        """Check the limits before every request (the probes and unlimited blueprints pass at once)."""
+        app.before_request(self._before)
+        app.after_request(self._after)
+
+    def limit(self, blueprints: Iterable[str], limit: str, methods: Iterable[str] | None = None) -> None:
+        """Limit every endpoint of ``blueprints`` (by name) to ``limit`` per client, for ``methods`` or all."""
+        rule = _Rule(tuple(parse_many(limit)), frozenset(methods) if methods is not None else None)
+        for name in blueprints:
+            self._rules[name] = rule
+
+    def limit_id_misses(self, limit: str) -> None:
+        """Count the 404s of ``ID_ENDPOINTS`` per client, together; refuse those endpoints over ``limit``.
+
+        Only the views that look an id up pay for it: every other request would pay for a count it
+        can never add to.
+        """
+        (self._id_misses,) = parse_many(limit)
+
+    # --- per request ----------------------------------------------------------------------
+
+    def _before(self) -> Response | None:
+        rule = self._rules.get(request.blueprint or "")
+        if rule is None or (rule.methods is not None and request.method not in rule.methods):
+            return None
+        client, endpoint = request.remote_addr or "127.0.0.1", request.endpoint or ""
+        for item in rule.items:  # the first breach answers (the ones before it have counted this request)
+            if not self._count("hit", item, client, endpoint):
+                return self._too_many(item, client, endpoint)
+        if self._id_misses is not None and endpoint in ID_ENDPOINTS:
+            if not self._count("test", self._id_misses, client, ID_MISS_SCOPE):
+                return self._too_many(self._id_misses, client, ID_MISS_SCOPE)
+        return None
+
+    def _after(self, response: Response) -> Response:
+        if response.status_code == 404 and self._id_misses is not None and request.endpoint in ID_ENDPOINTS:
+            self._count("hit", self._id_misses, request.remote_addr or "127.0.0.1", ID_MISS_SCOPE)
+        return response
+
+    def _too_many(self, item: RateLimitItem, *identifiers: str) -> Response:
+        reset_at = self._window_reset(item, *identifiers)
+        retry_after = max(1, int(reset_at - time.time())) if reset_at else 1
+        body, _ = error_response(429, "too_many_requests",  # type: ignore[misc]
+                                 f"Too many requests (at most {item}); try again in {retry_after} s.")
+        body.status_code = 429
+        body.headers["Retry-After"] = str(retry_after)
+        return body
+
+    # --- counting, with the fall back to memory -------------------------------------------
+
+    def _count(self, method: str, item: RateLimitItem, *identifiers: str) -> bool:
+        """``hit`` (count the request) or ``test`` (would it pass?); True when the counters fail twice."""
+        strategy = self._strategy()
+        try:
+            return getattr(strategy, method)(item, KEY_PREFIX, *identifiers)
+        except Exception:  # noqa: BLE001 (a Redis client raises its own errors, and more than one kind)
+            if strategy is self._memory or self._memory is None:
+                log.exception("the rate-limit counters failed; the request is let through")
+                return True
+            self._fall_back()
+            return getattr(self._memory, method)(item, KEY_PREFIX, *identifiers)
+
+    def _window_reset(self, item: RateLimitItem, *identifiers: str) -> float | None:
+        try:
+            return self._strategy().get_window_stats(item, KEY_PREFIX, *identifiers).reset_time
+        except Exception:  # noqa: BLE001 (only the Retry-After is lost: the 429 stands)
+            return None
+
+    def _strategy(self) -> RateLimiter:
+        if not self._away:
+            return self._shared
+        assert self._memory is not None
+        if time.monotonic() < self._next_recheck or not self._state.acquire(blocking=False):
+            return self._memory
+        try:  # one thread asks Redis; the others go on counting in memory meanwhile
+            if self.storage.check():
+                log.info("Rate limit storage recovered")
+                self._away = False
+                return self._shared
+            self._rechecks = min(self._rechecks + 1, LONGEST_RECHECK_SECONDS.bit_length() - 1)
+            self._next_recheck = time.monotonic() + 2 ** self._rechecks
+            return self._memory
+        finally:
+            self._state.release()
+
+    def _fall_back(self) -> None:
+        with self._state:
+            if not self._away:  # once per outage, however many requests saw it
+                log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+                self._away, self._rechecks = True, 0
+                self._next_recheck = time.monotonic() + 1
+
+    def shared_store_answers(self) -> bool:
+        """Say whether the counters' storage (Redis) answers a ping now."""
+        try:
+            return bool(self.storage.check())
+        except Exception:  # noqa: BLE001 (check() says False on its own; a broken client says it this way)
+            return False
+
+
+def init_rate_limits(app: Flask, settings: Settings, webhooks: Iterable[str], api: str) -> RequestLimits:
+    """Limit the webhooks and the API (blueprint names) per client address; the probes are exempt."""
+    limits = RequestLimits(settings.redis_url)
+    limits.limit(webhooks, settings.rate_limit_webhook)
+    limits.limit([api], settings.rate_limit_api)
+    limits.limit_id_misses(ID_MISS_LIMIT)
+    limits.install(app)
+    return limits
 
 
 def read_body() -> bytes:

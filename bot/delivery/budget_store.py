@@ -107,7 +107,7 @@ class RedisBudgetStore:
         import redis
 
         self._errors = (redis.RedisError, OSError)
-        # Flask-Limiter names a Unix socket redis+unix://; redis-py calls it unix://.
+        # The limits library names a Unix socket redis+unix://; redis-py calls it unix://.
         client_url = ("unix://" + redis_url.removeprefix("redis+unix://") if redis_url.startswith("redis+unix://")
                       else redis_url)
         self._client = redis.Redis.from_url(client_url, socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
