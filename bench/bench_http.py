@@ -28,6 +28,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -259,7 +260,8 @@ def schedule_requests(count: int, seed: int) -> list[Request]:
     chooser = random.Random(seed)
     send_at = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
     headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
-    bodies = ({"to": chooser.choice(SENDERS), "message": f"bench {index}", "send_at": send_at} for index in range(count))
+    bodies = ({"to": chooser.choice(SENDERS), "message": f"bench {index}", "send_at": send_at}
+              for index in range(count))
     return [Request("POST", "/sms/schedule", json.dumps(body).encode(), headers) for body in bodies]
 
 
@@ -289,8 +291,12 @@ def measure(server: Server, endpoint: str, signer: Any, connections: int, second
         warm_up(server, endpoint, signer, connections)
     count = int((rate or expected_rate) * seconds * 1.3) + 200
     requests = build(signer, count, random.randrange(1 << 30))
-    return loadgen.run(server.port, requests, connections, seconds, rate=rate,
-                       check_body=None if server.name.endswith("bare") else check)
+    result = loadgen.run(server.port, requests, connections, seconds, rate=rate,
+                         check_body=None if server.name.endswith("bare") else check)
+    if rate is None and result.count >= count:  # the cell ended early: its rate is not a full cell's
+        print(f"  {server.name}: all {count} requests were sent before {seconds:g} s; raise its expected rate",
+              file=sys.stderr, flush=True)
+    return result
 
 
 def row(setup: str, db: str, endpoint: str, connections: int, bare: loadgen.Result,
@@ -306,6 +312,17 @@ def row(setup: str, db: str, endpoint: str, connections: int, bare: loadgen.Resu
                      floor_errors=floor.errors, floor_ratio=floor.rate / bare.rate if bare.rate else 0.0,
                      ours_to_floor=ours.rate / floor.rate if floor.rate else 0.0)
     return entry
+
+
+def median_row(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from a cell's rounds: the median of each figure, and each round's ours/floor ratio."""
+    merged = dict(entries[-1])
+    for key, value in entries[-1].items():
+        figure = isinstance(value, (int, float)) and not isinstance(value, bool) and key != "connections"
+        if figure:
+            merged[key] = statistics.median(entry[key] for entry in entries)
+    merged["rounds"] = [entry.get("ours_to_floor", entry["ratio"]) for entry in entries]
+    return merged
 
 
 def unique_ids(server: Server, count: int, connections: int, max_seconds: float) -> dict[str, Any]:
@@ -326,8 +343,14 @@ def unique_ids(server: Server, count: int, connections: int, max_seconds: float)
 
 def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, unique_count: int,
               fake: Fake, signer: Any, directory: str, started: float,
-              compare_root: Path | None = None, endpoints: list[str] | None = None) -> dict[str, Any]:
-    """Start the bare app and ours (one per database) under ``setup`` and run every comparison."""
+              compare_root: Path | None = None, endpoints: list[str] | None = None, rounds: int = 1) -> dict[str, Any]:
+    """Start the bare app and ours (one per database) under ``setup`` and run every comparison.
+
+    With ``rounds`` over 1 each closed-loop cell is measured that many times, every server in turn
+    each round, and the row gives the medians (``median_row``): this machine's speed drifts by up to
+    2x within minutes, so a ratio of two cells minutes apart can say more about the drift than
+    about the code.
+    """
     rows: list[dict[str, Any]] = []
     paced: list[dict[str, Any]] = []
     uniqueness: list[dict[str, Any]] = []
@@ -355,21 +378,25 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
             for connections in levels:
                 if time.monotonic() - started > HARD_DEADLINE:
                     break
-                bare_result = measure(bare, endpoint, signer, connections, seconds, 2500)
-                floor_results = {db: measure(floor, endpoint, signer, connections, seconds, 1500)
-                                 for db, floor in floors.items()}
-                for db, server in ours.items():
-                    warm_up(server, endpoint, signer, connections)
-                    delivered_before = fake.delivered()
-                    ours_result = measure(server, endpoint, signer, connections, seconds, 800, warm=False)
-                    rows.append(row(setup, db, endpoint, connections, bare_result, ours_result,
-                                    floor=floor_results.get(db.removeprefix("before-"))))
-                    peak[db] = max(peak.get(db, 0.0), ours_result.rate)
-                    if endpoint == "webhook":
-                        replies.append(drain_replies(fake, delivered_before,
-                                                     ours_result.statuses.get(200, 0) - ours_result.bad_bodies,
-                                                     f"{setup}-{db}-c{connections}"))
-                    print(_progress(rows[-1]), file=sys.stderr, flush=True)
+                per_round: dict[str, list[dict[str, Any]]] = {db: [] for db in ours}
+                for _ in range(rounds):  # each round measures every server once, in turn
+                    bare_result = measure(bare, endpoint, signer, connections, seconds, 6000)
+                    floor_results = {db: measure(floor, endpoint, signer, connections, seconds, 4000)
+                                     for db, floor in floors.items()}
+                    for db, server in ours.items():
+                        warm_up(server, endpoint, signer, connections)
+                        delivered_before = fake.delivered()
+                        ours_result = measure(server, endpoint, signer, connections, seconds, 3000, warm=False)
+                        per_round[db].append(row(setup, db, endpoint, connections, bare_result, ours_result,
+                                                 floor=floor_results.get(db.removeprefix("before-"))))
+                        if endpoint == "webhook":  # the backlog is worked off before the next cell starts
+                            replies.append(drain_replies(fake, delivered_before,
+                                                         ours_result.statuses.get(200, 0) - ours_result.bad_bodies,
+                                                         f"{setup}-{db}-c{connections}"))
+                        print(_progress(per_round[db][-1]), file=sys.stderr, flush=True)
+                for db, entries in per_round.items():
+                    rows.append(median_row(entries))
+                    peak[db] = max(peak.get(db, 0.0), rows[-1]["ours_rps"])
             for db, server in ours.items():  # latency at half of our own peak, 16 connections, paced
                 if db not in peak:
                     continue
@@ -427,6 +454,15 @@ def print_tables(report: dict[str, Any]) -> None:
                  f"{entry['ours_p50']:.1f} / {entry['ours_p99']:.1f}",
                  f"{entry['bare_errors']} / {entry['floor_errors'] if has_floor else '-'} / {entry['ours_errors']}"]
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
+    if any(len(entry.get("rounds", [])) > 1 for entry in report["rows"]):
+        print("\n### ours/floor in each round (the table above gives the median of each figure)\n")
+        print("| server | db | endpoint | conns | each round | min | median | max |")
+        print("|---|---|---|---|---|---:|---:|---:|")
+        for entry in report["rows"]:
+            ratios = entry.get("rounds", [])
+            print(f"| {entry['setup']} | {entry['db']} | {entry['endpoint']} | {entry['connections']} | "
+                  f"{', '.join(f'{ratio:.0%}' for ratio in ratios)} | {min(ratios):.0%} | "
+                  f"{statistics.median(ratios):.0%} | {max(ratios):.0%} |")
     if report["uniqueness"]:
         print("\n### POST /sms/schedule id uniqueness, 16 connections\n")
         print("| server | requests | req/s | errors | job_ids | distinct | duplicates | p50/p99 ms |")
@@ -463,7 +499,7 @@ def profile(endpoint: str, db: str, seconds: float, connections: int, directory:
                                         "--output", output, "--nonblocking"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
-                result = measure(server, endpoint, signer, connections, seconds, 800)
+                result = measure(server, endpoint, signer, connections, seconds, 3000)
                 spy.wait(seconds + 30)
                 print(f"{endpoint} on {db}: {result.rate:.0f} req/s, p99 {result.percentile(0.99):.1f} ms, "
                       f"errors {result.errors}; py-spy raw output in {output}")
@@ -482,10 +518,13 @@ def main() -> int:
     parser.add_argument("--db", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--setup", nargs="*", default=["gunicorn", "werkzeug"], choices=["gunicorn", "werkzeug"])
     parser.add_argument("--unique-count", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each closed-loop cell this many times, servers in turn; report medians")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--endpoints", nargs="*", default=list(ENDPOINTS), choices=list(ENDPOINTS))
     parser.add_argument("--compare-root", type=Path,
-                        help="also run ours from this copy of the repository (before/after a change), as db 'before-<db>'")
+                        help="also run ours from this copy of the repository (before/after a change), "
+                        "as db 'before-<db>'")
     parser.add_argument("--profile", choices=list(ENDPOINTS), help="profile one endpoint with py-spy instead")
     parser.add_argument("--profile-output", default="/tmp/bench_http_profile.txt")
     parser.add_argument("--serve-fake", type=float, help=argparse.SUPPRESS)
@@ -509,7 +548,7 @@ def main() -> int:
             for setup in args.setup:
                 dbs = args.db if setup == "gunicorn" else args.db[:1]  # python app.py: SQLite only
                 part = run_setup(setup, dbs, args.levels, args.seconds, args.unique_count, fake, signer,
-                                 directory, started, args.compare_root, args.endpoints)
+                                 directory, started, args.compare_root, args.endpoints, args.rounds)
                 for key in ("rows", "paced", "uniqueness", "replies"):
                     report[key].extend(part[key])
         finally:

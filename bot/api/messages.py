@@ -29,6 +29,7 @@ from bot.language import wording
 from bot.language.segments import MAX_SEGMENTS, segment_count
 from bot.language.when import ceil_second
 from bot.storage.db import SessionFactory, engine_of
+from bot.storage.group_commit import runner_for
 from bot.ids import is_valid_id
 from bot.storage import lifecycle
 from bot.storage.models import Kind, Reminder, Source, Status
@@ -368,10 +369,10 @@ def schedule_message(session_factory: SessionFactory, request: NewMessage, now: 
                                   kind=Kind.REMINDER, source=Source.API, idempotency_key=idempotency_key)
     try:
         row = None
-        if limits is not None:  # the common case: checked as it goes in, in one statement and transaction
-            with engine_of(session_factory).begin() as connection:
-                room = queries.api_room_values(request.recipient, now, **limits.counted())
-                row = lifecycle.insert_scheduled_where(connection, queries.API_HAS_ROOM, room, **fields)
+        if limits is not None:  # the common case: checked as it goes in, in one statement (group_commit)
+            room = queries.api_room_values(request.recipient, now, **limits.counted())
+            row = runner_for(engine_of(session_factory)).run(
+                lambda connection: lifecycle.insert_scheduled_where(connection, queries.API_HAS_ROOM, room, **fields))
         if row is None:  # a limit may be reached (or no limits were given): check exactly, then insert
             with session_factory() as session, session.begin():
                 if limits is None:

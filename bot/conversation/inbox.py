@@ -46,6 +46,7 @@ from bot.phones import is_short_code_or_alphanumeric, mask_number
 from bot.settings import Settings
 from bot.storage import inbox_queries, lifecycle, queries
 from bot.storage.db import SessionFactory, engine_of
+from bot.storage.group_commit import runner_for
 from bot.storage.inbox_queries import InboxClaim
 from bot.storage.models import InboxOutcome, Kind, Source
 from bot.timeutil import Clock
@@ -80,9 +81,10 @@ def accept(message: InboundSms, *, session_factory: SessionFactory, now: datetim
     # PostgreSQL cannot store U+0000 in text; the parser reads every control character as a space.
     text = message.text.replace("\x00", " ")
     # A Core connection's transaction, not a Session's: this is the webhook's whole cost (as the floor's).
-    with engine_of(session_factory).begin() as connection:
-        stored = inbox_queries.add(connection, message_id=message.message_id, event_id=message.event_id,
-                                   sender=message.sender, text=text, received_at=now)
+    # On SQLite it shares its transaction with the writes queued beside it (group_commit).
+    stored = runner_for(engine_of(session_factory)).run(
+        lambda connection: inbox_queries.add(connection, message_id=message.message_id, event_id=message.event_id,
+                                             sender=message.sender, text=text, received_at=now))
     return Acceptance.ACCEPTED if stored else Acceptance.DUPLICATE
 
 
