@@ -129,6 +129,27 @@ def test_schedule_with_z(app, client):
         Kind.REMINDER, "api", None, BOB, "Your scheduled message")
 
 
+def test_the_hot_paths_json_is_what_jsonify_writes(app):
+    from flask import jsonify
+
+    from webhooks.errors import json_response
+
+    body = {"job_id": "k3x9ab", "status": "scheduled", "to": "+12125550147", "text": "café ☕ \u2028 \"quoted\""}
+    with app.app_context():
+        assert json_response(body, 201).get_data() == jsonify(body).get_data()
+        assert json_response(body, 201).status_code == 201 and json_response(body).mimetype == "application/json"
+
+
+def test_the_created_job_is_located_under_the_apps_mount_point(client):
+    send_at = _iso(_now() + timedelta(hours=2))
+    response = client.post("/sms/schedule", json={"to": BOB, "message": "hi", "send_at": send_at}, headers=AUTH,
+                           environ_overrides={"SCRIPT_NAME": "/reminders"})  # served under a path prefix
+    assert response.status_code == 201 and response.mimetype == "application/json"
+    job_id = json_of(response)["job_id"]
+    assert response.headers["Location"] == f"/reminders/sms/scheduled/{job_id}"
+    assert client.get(response.headers["Location"].removeprefix("/reminders"), headers=AUTH).status_code == 200
+
+
 @pytest.mark.parametrize("send_at,expected", [
     ("2026-06-18T16:30:00+02:00", "2026-06-18T14:30:00Z"),
     ("2026-06-18T14:30:00", "2026-06-18T14:30:00Z"),

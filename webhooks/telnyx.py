@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 
 from bot.conversation.inbound import InboundSms
 from bot.service import Bot
-from webhooks.errors import ApiError, register_error_handlers
+from webhooks.errors import ApiError, json_response, register_error_handlers
 from webhooks.limits import read_body
 from webhooks.signature import SignatureError, verify_signature
 
@@ -104,7 +104,7 @@ def receive_event() -> ResponseReturnValue:
     event_type = _string(_field(data, "event_type", "data.event_type"), "data.event_type")
     if event_type == "message.received":
         # 200 once the message is stored: the reply is worked out off the request (bot.conversation.inbox).
-        return jsonify(status=bot.receive_sms(inbound_sms_from_event(data)))
+        return json_response({"status": bot.receive_sms(inbound_sms_from_event(data))})
     if event_type in ("message.sent", "message.finalized"):
         return jsonify(status="recorded" if _record_status(bot, data) else "unknown_message")
     return jsonify(status="ignored", event_type=event_type[:64])
