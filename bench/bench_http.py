@@ -343,7 +343,8 @@ def unique_ids(server: Server, count: int, connections: int, max_seconds: float)
 
 def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, unique_count: int,
               fake: Fake, signer: Any, directory: str, started: float,
-              compare_root: Path | None = None, endpoints: list[str] | None = None, rounds: int = 1) -> dict[str, Any]:
+              compare_root: Path | None = None, endpoints: list[str] | None = None, rounds: int = 1,
+              paced_rate: float | None = None) -> dict[str, Any]:
     """Start the bare app and ours (one per database) under ``setup`` and run every comparison.
 
     With ``rounds`` over 1 each closed-loop cell is measured that many times, every server in turn
@@ -400,7 +401,7 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
             for db, server in ours.items():  # latency at half of our own peak, 16 connections, paced
                 if db not in peak:
                     continue
-                rate = peak[db] / 2
+                rate = paced_rate or peak[db] / 2
                 ours_result = measure(server, endpoint, signer, 16, seconds, rate, rate=rate)
                 bare_result = measure(bare, endpoint, signer, 16, seconds, rate, rate=rate)
                 paced.append(row(setup, db, endpoint, 16, bare_result, ours_result, mode=f"paced {rate:.0f}/s"))
@@ -518,6 +519,8 @@ def main() -> int:
     parser.add_argument("--db", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--setup", nargs="*", default=["gunicorn", "werkzeug"], choices=["gunicorn", "werkzeug"])
     parser.add_argument("--unique-count", type=int, default=10_000)
+    parser.add_argument("--paced-rate", type=float,
+                        help="pace every tree's paced cell at this rate (default: half of each one's own peak)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure each closed-loop cell this many times, servers in turn; report medians")
     parser.add_argument("--json", help="also write the results to this file")
@@ -548,7 +551,8 @@ def main() -> int:
             for setup in args.setup:
                 dbs = args.db if setup == "gunicorn" else args.db[:1]  # python app.py: SQLite only
                 part = run_setup(setup, dbs, args.levels, args.seconds, args.unique_count, fake, signer,
-                                 directory, started, args.compare_root, args.endpoints, args.rounds)
+                                 directory, started, args.compare_root, args.endpoints, args.rounds,
+                                 args.paced_rate)
                 for key in ("rows", "paced", "uniqueness", "replies"):
                     report[key].extend(part[key])
         finally:
