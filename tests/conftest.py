@@ -176,6 +176,20 @@ def post_signed(client: FlaskClient, signer: WebhookSigner, event: Any, timestam
     return client.post("/webhooks/telnyx", data=body, headers=signer.headers(body, timestamp))
 
 
+def local_redis(database: int, *, flush: bool = True) -> Any:
+    """A client of the machine's Redis (127.0.0.1:6379) on ``database``, emptied; the test fails if Redis is away."""
+    import redis
+
+    connection = redis.Redis.from_url(f"redis://127.0.0.1:6379/{database}")
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
+    if flush:
+        connection.flushdb()
+    return connection
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
     """Poll ``predicate`` until it holds or the deadline passes."""
     deadline = time.monotonic() + timeout

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Reminder, Status
-from tests.conftest import ALICE, BOB, post_signed, settle, wait_until
+from tests.conftest import ALICE, BOB, local_redis, post_signed, settle, wait_until
 from tests.signing import encode, message_received
 from tests.tcp_proxy import TcpProxy
 from tests.test_api_server import LiveServer
@@ -267,12 +267,7 @@ def test_redis_away_rate_limits_fall_back_to_memory_with_one_warning(app_factory
 
 
 def test_readyz_says_whether_redis_answers(app_factory):
-    import redis
-
-    try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/15").ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
+    local_redis(15, flush=False)
     with_redis = app_factory(REDIS_URL="redis://127.0.0.1:6379/15", RUN_DISPATCHER=False)
     without = app_factory(RUN_DISPATCHER=False)
     assert with_redis.test_client().get("/readyz").get_json()["redis"] is True

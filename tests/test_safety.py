@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Contact, Kind, Reminder, Status
-from tests.conftest import ALICE, BOB, both_providers, nth_message_to, post_signed, send_sms, settle, wait_until
+from tests.conftest import (ALICE, BOB, both_providers, local_redis, nth_message_to, post_signed, send_sms, settle,
+                            wait_until)
 from tests.signing import message_received
 
 CAROL = "+13105550123"
@@ -184,14 +185,7 @@ def test_webhook_rate_limit_answers_429_json(app_factory, signer):
 
 
 def test_rate_limit_counters_are_shared_through_redis(app_factory, signer):
-    import redis
-
-    connection = redis.Redis.from_url("redis://127.0.0.1:6379/15")
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
-    connection.flushdb()
+    connection = local_redis(15)
     settings = dict(RATE_LIMIT_WEBHOOK="3/hour", REDIS_URL="redis://127.0.0.1:6379/15", RUN_DISPATCHER=False)
     one, two = app_factory(**settings).test_client(), app_factory(**settings).test_client()
     codes = [post_signed(c, signer, message_received("list", ALICE)).status_code for c in (one, two, one, two)]

@@ -12,14 +12,13 @@ import logging
 import threading
 import time
 
-import pytest
 import redis
 
 from limits import parse
 from limits.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
-from tests.conftest import ALICE, post_signed, wait_until
+from tests.conftest import ALICE, local_redis, post_signed, wait_until
 from tests.signing import message_received
 from tests.tcp_proxy import TcpProxy
 from tests.web_support import web_config
@@ -113,12 +112,7 @@ def _redis_keys(connection: redis.Redis) -> int:
 
 
 def test_counting_goes_back_to_redis_once_it_answers_again(app_factory, signer, caplog):
-    connection = redis.Redis.from_url("redis://127.0.0.1:6379/14")
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
-    connection.flushdb()
+    connection = local_redis(14)
     caplog.set_level(logging.INFO, logger="webhooks.limits")
     with TcpProxy(target_port=6379) as proxy:
         app = app_factory(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/14", RATE_LIMIT_WEBHOOK="1000/hour",
