@@ -470,6 +470,10 @@ def test_holidays_whose_date_depends_on_the_country(phrase: str, region: str | N
     ("half a month", None),
     ("7s6w9w", None),  # a unit twice: a reminder's id, not 7 seconds and 15 weeks
     ("2 hours 3 hours", None),
+    ("2 days 3 hours 5 minutes", Duration(days=2, seconds=3 * 3600 + 300)),
+    ("1 week 2 days", Duration(days=9)),
+    ("11939m 2h", None),  # minutes before hours: a reminder's id and a time ("snooze 11939m 2h"), not 8 days
+    ("30 minutes 2 hours", None),
 ], ids=lambda value: str(value).replace(" ", "_"))
 def test_parse_duration(text: str, duration: Duration | None) -> None:
     assert parse_duration(text) == duration
@@ -482,6 +486,27 @@ def test_dateparser_is_not_asked_about_phrases_it_guesses(phrase: str) -> None:
     # dateparser 1.5 read "at two" as a date months away and "in 1h30" as 1:30 AM tomorrow, and
     # reminder ids with letters between digits as dates ("96d9nd": Mar 6, so "snooze 96d9nd 2h" lost its id).
     assert read_fallback(phrase, _at("2026-12-01 20:49", NY), NY, False) is None
+
+
+# Ids that are a number and a small unit ("11939m", "10000s"): each also reads as a duration, but a
+# span is written from its largest unit down, so with a time in hours after it the id is an id.
+_DURATION_SHAPED_IDS = ["11939m", "54321m", "10000s", "99999s", "123min", "123sec", "4567mn"]
+
+
+@pytest.mark.parametrize("reminder_id", _DURATION_SHAPED_IDS)
+def test_an_id_shaped_like_a_duration_keeps_its_id_when_a_time_follows(reminder_id: str) -> None:
+    now = _at("2026-12-01 20:49", NY)
+    command = parse(f"snooze {reminder_id} 2h", now, NY, "+12125550147")
+    assert isinstance(command, Snooze) and command.id == reminder_id, command
+    assert command.send_at == now + timedelta(hours=2)
+
+
+@pytest.mark.parametrize("text, reminder_id", [("snooze #12days 2h", "12days"), ("snooze #5days 1h", "5days")])
+def test_an_id_that_reads_as_a_longer_span_needs_its_hash(text: str, reminder_id: str) -> None:
+    # "snooze 12days 2h" is 12 days and 2 hours, as a person would read it; "#" says it is an id.
+    now = _at("2026-12-01 20:49", NY)
+    command = parse(text, now, NY, "+12125550147")
+    assert isinstance(command, Snooze) and command.id == reminder_id, command
 
 
 def test_no_reminder_id_reads_as_a_time() -> None:

@@ -239,7 +239,8 @@ def read_snooze(message: Message) -> Command | None:
         rest = rest[it.end():]
     if not rest:
         return Snooze(_in_minutes(message, SNOOZE_DEFAULT_MINUTES))
-    whole = _read_snooze_time(rest, message)
+    # A "#" always marks an id ("snooze #12days 2h"); without one, all of it may be the time.
+    whole = None if rest.startswith("#") else _read_snooze_time(rest, message)
     if whole is not None:
         return whole  # "snooze 45", "snooze until 5pm", "snooze tmrw": all of it is the time
     unreadable = Error(describe_problem(TimeProblem("unreadable", rest), 'Try "snooze 30m" or "snooze <id> 1h".'))

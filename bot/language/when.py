@@ -284,6 +284,15 @@ def find_zone(name: str) -> str | None:
     return _zone_names().get(key.replace(" ", "_"))
 
 
+def _unit_size(unit: str) -> int:
+    """A unit's length in seconds, months counted as 31 days: only their order matters."""
+    if unit in UNIT_MONTHS:
+        return UNIT_MONTHS[unit] * 31 * 86400
+    if unit in UNIT_DAYS:
+        return UNIT_DAYS[unit] * 86400
+    return UNIT_SECONDS[unit]
+
+
 def parse_duration(text: str) -> Duration | None:
     """Read "10 minutes", "1h20m", "1h30", "an hour and a half", "half an hour"; None if not a duration."""
     if len(text) > 4 * MAX_PHRASE_LENGTH:
@@ -304,6 +313,8 @@ def parse_duration(text: str) -> Duration | None:
         raw, unit = match["number"], _unit_key(match["unit"])
         if unit in units:
             return None  # a span names each unit once: "7s6w9w" is an id ("snooze 7s6w9w 2h"), not 105 days
+        if last_unit and _unit_size(unit) >= _unit_size(last_unit):
+            return None  # and from the largest down: "11939m 2h" is an id and a time, not 8 days
         units.add(unit)
         value = float(raw) if raw[0].isdigit() else float(NUMBER_WORDS[raw])
         if value > _MAX_UNITS:
