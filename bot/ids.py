@@ -10,16 +10,30 @@ ID_LENGTH = 6  # 36**6 is about 2.2 billion: guessing one of a sender's ids is h
 ID_PATTERN = re.compile(r"^[a-z0-9]{4,8}$")
 
 
+# A number, alone or with a unit of time: "snooze 123456" or "snooze 12days 2h" would read it as a
+# time, so no id is drawn in this shape (about 1 draw in 1,300 is drawn again).
+_READS_AS_TIME = re.compile(r"^[0-9]+(?:s|m|h|d|w|f|y|mn|mo|hr|hrs|wk|wks|yr|yrs|min|mins|sec|secs|day|days|"
+                            r"week|hour|year|month)?$")
+
+
+def reads_as_time(candidate: str) -> bool:
+    """Say whether ``candidate`` is a number, or a number and a unit of time ("11939m", "12days")."""
+    return _READS_AS_TIME.match(candidate) is not None
+
+
 def new_id(length: int = ID_LENGTH) -> str:
-    """Return a fresh random id of ``length`` characters from [a-z0-9]."""
-    # One draw from the OS for the whole id, written in base 36, rather than one per character:
-    # six getrandom calls were a twelfth of a REST request under load (profiled). Still uniform.
-    number = secrets.randbelow(len(ALPHABET) ** length)
-    characters = []
-    for _ in range(length):
-        number, digit = divmod(number, len(ALPHABET))
-        characters.append(ALPHABET[digit])
-    return "".join(characters)
+    """Return a fresh random id of ``length`` characters from [a-z0-9] that does not read as a time."""
+    while True:
+        # One draw from the OS for the whole id, written in base 36, rather than one per character:
+        # six getrandom calls were a twelfth of a REST request under load (profiled). Still uniform.
+        number = secrets.randbelow(len(ALPHABET) ** length)
+        characters = []
+        for _ in range(length):
+            number, digit = divmod(number, len(ALPHABET))
+            characters.append(ALPHABET[digit])
+        candidate = "".join(characters)
+        if not reads_as_time(candidate):
+            return candidate
 
 
 def is_valid_id(candidate: str) -> bool:
