@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import secrets
 
+from bot.language.when import UNIT_PATTERN
+
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 ID_LENGTH = 6  # 36**6 is about 2.2 billion: guessing one of a sender's ids is hopeless
 ID_PATTERN = re.compile(r"^[a-z0-9]{4,8}$")
 
 
 # A number, alone or with a unit of time: "snooze 123456" or "snooze 12days 2h" would read it as a
-# time, so no id is drawn in this shape (about 1 draw in 1,300 is drawn again).
-_READS_AS_TIME = re.compile(r"^[0-9]+(?:s|m|h|d|w|f|y|mn|mo|hr|hrs|wk|wks|yr|yrs|min|mins|sec|secs|day|days|"
-                            r"week|hour|year|month)?$")
+# time, so no id is drawn in this shape (about 1 draw in 1,300 is drawn again). The units are the
+# parser's own, and the short forms people type after a number besides ("5mo", "2yrs").
+_READS_AS_TIME = re.compile(rf"^[0-9]+(?:{UNIT_PATTERN.pattern}|f|y|mn|mo|yr|yrs)?$")
 
 
 def reads_as_time(candidate: str) -> bool:
