@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.db import SqliteWriterLock, make_engine
-from bot.storage.group_commit import GroupCommit, OwnTransaction, runner_for
+from bot.storage.group_commit import GroupCommit, LoneStatement, OwnTransaction, runner_for
 from tests.conftest import wait_until
 
 
@@ -112,7 +112,7 @@ def test_other_databases_run_each_write_in_its_own_transaction(database_url, tmp
     engine = make_engine(database_url)
     try:
         runner = runner_for(engine)
-        assert isinstance(runner, GroupCommit if engine.dialect.name == "sqlite" else OwnTransaction)
+        assert isinstance(runner, GroupCommit if engine.dialect.name == "sqlite" else LoneStatement)
         table = f"group_{tmp_path.name[-8:].replace('-', '_')}"
         with engine.begin() as connection:
             connection.execute(text(f"CREATE TABLE {table} (name VARCHAR(20) PRIMARY KEY)"))
@@ -127,3 +127,36 @@ def test_other_databases_run_each_write_in_its_own_transaction(database_url, tmp
     finally:
         engine.dispose()
         memory.dispose()
+
+
+def test_a_lone_statement_commits_its_triggers_with_it_and_leaves_the_pool_transactional(pg_url, tmp_path):
+    """PostgreSQL: a unit runs in autocommit, all or nothing; the connection goes back to transactions after."""
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)  # one connection: the next use is the same one
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE items (name VARCHAR(20) PRIMARY KEY)"))
+            connection.execute(text("CREATE TABLE seen (n INTEGER NOT NULL)"))
+            connection.execute(text("INSERT INTO seen VALUES (0)"))
+            connection.execute(text(
+                "CREATE FUNCTION count_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "UPDATE seen SET n = n + 1; IF NEW.name = 'bad' THEN RAISE EXCEPTION 'refused'; END IF; "
+                "RETURN NULL; END $$"))
+            connection.execute(text("CREATE TRIGGER count_item AFTER INSERT ON items FOR EACH ROW "
+                                    "EXECUTE FUNCTION count_item()"))
+        runner = runner_for(engine)
+        assert isinstance(runner, LoneStatement)
+        assert runner.run(_insert("good")) == "good"
+        with pytest.raises(Exception, match="refused"):  # the trigger fails after the row went in
+            runner.run(_insert("bad"))
+        with pytest.raises(IntegrityError):
+            runner.run(_insert("good"))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT name FROM items")).scalars().all() == ["good"]
+            assert connection.execute(text("SELECT n FROM seen")).scalar() == 1  # the failed trigger's update went too
+        with engine.connect() as connection:  # the pool's one connection, back in transaction mode
+            connection.execute(text("INSERT INTO items VALUES ('rolled back')"))
+            connection.rollback()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 1
+    finally:
+        engine.dispose()
