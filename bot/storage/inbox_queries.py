@@ -22,13 +22,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, Dialect, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from bot.storage.models import InboxMessage, InboxStatus
-from bot.storage.queries import insert_ignoring_conflicts
+from bot.storage.precompiled import Precompiled
+from bot.storage.queries import dialect_module
 from bot.timeutil import as_utc
 
 _T = InboxMessage.__table__
@@ -36,12 +38,26 @@ _C = _T.c
 _CLAIM_LOCK_ID = 727_110_016  # PostgreSQL advisory lock: one claim at a time (see claim_batch)
 
 
+_ADD_COLUMNS = ("message_id", "event_id", "sender", "text", "received_at", "status", "attempts")
+
+
+@lru_cache(maxsize=16)
+def _add_statement(dialect: Dialect) -> Precompiled:
+    # inline(): no RETURNING of the new id, which nobody reads.
+    statement = dialect_module(dialect.name).insert(_T).values(
+        {name: bindparam(name, type_=_C[name].type) for name in _ADD_COLUMNS}).on_conflict_do_nothing().inline()
+    return Precompiled(statement, dialect)
+
+
 def add(connection: Connection, *, message_id: str, event_id: str | None, sender: str, text: str,
         received_at: datetime) -> bool:
-    """Store an inbound SMS to handle later; False when its message id or event id is stored already."""
-    return insert_ignoring_conflicts(connection, InboxMessage, dict(
+    """Store an inbound SMS to handle later; False when its message id or event id is stored already.
+
+    The webhook's whole cost is this statement, so it is compiled once (``bot.storage.precompiled``).
+    """
+    return _add_statement(connection.dialect).rowcount(connection, dict(
         message_id=message_id, event_id=event_id, sender=sender, text=text, received_at=received_at,
-        status=InboxStatus.RECEIVED, attempts=0))
+        status=InboxStatus.RECEIVED, attempts=0)) == 1
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (ColumnElement, Connection, Insert, Row, Select, Table, and_, bindparam, exists, func, or_,
+from sqlalchemy import (ColumnElement, Connection, Dialect, Insert, Row, Select, Table, and_, bindparam, exists, func, or_,
                         select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.language.commands import Question, QuestionKind, Remind
+from bot.storage.precompiled import Precompiled
 from bot.storage.models import (API_COUNT_DAY_BUCKET, API_COUNT_HOUR_BUCKET, PENDING, ApiCount, Base, Consent,
                                 ConsentState, Contact, Conversation, InboundMessage, Kind, Reminder, Source, Status)
 
@@ -52,11 +53,11 @@ def insert_ignoring_conflicts(session: Session | Connection, model: type[Base], 
     return connection.execute(statement, row).rowcount == 1
 
 
-@lru_cache(maxsize=None)
-def _insert_where(dialect_name: str, table: Table, columns: tuple[str, ...], condition: ColumnElement[bool]) -> Insert:
+@lru_cache(maxsize=64)
+def _insert_where(dialect: Dialect, table: Table, columns: tuple[str, ...], condition: ColumnElement[bool]) -> Precompiled:
     values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(condition)
-    return (dialect_module(dialect_name).insert(table).from_select(columns, values).on_conflict_do_nothing()
-            .execution_options(preserve_rowcount=True))
+    return Precompiled(dialect_module(dialect.name).insert(table).from_select(columns, values).on_conflict_do_nothing(),
+                       dialect)
 
 
 def insert_where(connection: Connection, model: type[Base], row: dict[str, object],
@@ -71,8 +72,8 @@ def insert_where(connection: Connection, model: type[Base], row: dict[str, objec
     statement (profiled).
     """
     columns = tuple(name for name, value in row.items() if value is not None)
-    statement = _insert_where(connection.dialect.name, model.__table__, columns, condition)
-    return connection.execute(statement, {**{name: row[name] for name in columns}, **values}).rowcount == 1
+    statement = _insert_where(connection.dialect, model.__table__, columns, condition)
+    return statement.rowcount(connection, {**row, **values}) == 1
 
 
 def upsert(session: Session, model: type[Base], row: dict[str, object], changes: dict[str, object]) -> Insert:
