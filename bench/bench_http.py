@@ -283,16 +283,80 @@ def warm_up(server: Server, endpoint: str, signer: Any, connections: int) -> Non
     loadgen.run(server.port, build(signer, WARM_UP, random.randrange(1 << 30)), min(connections, 4), 10)
 
 
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pids: list[str]) -> float:
+    """User and system CPU of these processes (Linux /proc; those gone meanwhile count as 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / _TICKS_PER_SECOND
+
+
+def _pids(*command: str) -> list[str]:
+    return subprocess.run(list(command), capture_output=True, text=True).stdout.split()
+
+
+@dataclass
+class CpuUse:
+    """CPU per request of one cell, in ms: the server's processes, PostgreSQL's, the load generator's."""
+
+    server: float
+    database: float
+    loadgen: float
+
+    @property
+    def total(self) -> float:
+        return self.server + self.database + self.loadgen
+
+
+class CpuMeter:
+    """Reads the CPU a server (its process and workers), PostgreSQL and this process spent around a cell.
+
+    PostgreSQL's figure is every postgres process's, so it also holds whatever else the server ran
+    meanwhile (autovacuum, another server's dispatcher polling): read it as an upper bound. Only for
+    the cells of a PostgreSQL database; a backend that exits during the cell is not counted (the pools
+    keep theirs open).
+    """
+
+    def __init__(self, server: Server, with_database: bool) -> None:
+        self.server_pids = [str(server.process.pid), *_pids("pgrep", "-P", str(server.process.pid))]
+        self.database_pids = _pids("pgrep", "-x", "postgres") if with_database else []
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        own = os.times()
+        return _cpu_seconds(self.server_pids), _cpu_seconds(self.database_pids), own.user + own.system
+
+    def per_request(self, requests: int) -> CpuUse:
+        end = self._read()
+        server, database, loadgen_ = ((after - before) * 1000 / max(requests, 1)
+                                      for before, after in zip(self.start, end))
+        return CpuUse(server, database, loadgen_)
+
+
 def measure(server: Server, endpoint: str, signer: Any, connections: int, seconds: float,
-            expected_rate: float, *, rate: float | None = None, warm: bool = True) -> loadgen.Result:
-    """Warm up, then run one closed-loop (or paced) load; requests are built before timing."""
+            expected_rate: float, *, rate: float | None = None, warm: bool = True,
+            cpu_of: str | None = None) -> loadgen.Result:
+    """Warm up, then run one closed-loop (or paced) load; requests are built before timing.
+
+    With ``cpu_of`` (the database kind) the result also carries the cell's ``CpuUse`` as ``result.cpu``.
+    """
     build, check = ENDPOINTS[endpoint]
     if warm:
         warm_up(server, endpoint, signer, connections)
     count = int((rate or expected_rate) * seconds * 1.3) + 200
     requests = build(signer, count, random.randrange(1 << 30))
+    meter = CpuMeter(server, cpu_of == "postgresql") if cpu_of else None
     result = loadgen.run(server.port, requests, connections, seconds, rate=rate,
                          check_body=None if server.name.endswith("bare") else check)
+    if meter is not None:
+        result.cpu = meter.per_request(result.count)
     if rate is None and result.count >= count:  # the cell ended early: its rate is not a full cell's
         print(f"  {server.name}: all {count} requests were sent before {seconds:g} s; raise its expected rate",
               file=sys.stderr, flush=True)
@@ -307,6 +371,11 @@ def row(setup: str, db: str, endpoint: str, connections: int, bare: loadgen.Resu
              "ours_p50": ours.percentile(0.5), "ours_p99": ours.percentile(0.99),
              "bare_errors": bare.errors, "ours_errors": ours.errors, "ours_count": ours.count,
              "ours_statuses": dict(ours.statuses), "ours_exceptions": dict(ours.exceptions)}
+    for name, result in (("ours", ours), ("floor", floor)):
+        cpu = getattr(result, "cpu", None)
+        if cpu is not None:
+            entry.update({f"{name}_cpu_server": cpu.server, f"{name}_cpu_database": cpu.database,
+                          f"{name}_cpu_loadgen": cpu.loadgen, f"{name}_cpu_total": cpu.total})
     if floor is not None:
         entry.update(floor_rps=floor.rate, floor_p50=floor.percentile(0.5), floor_p99=floor.percentile(0.99),
                      floor_errors=floor.errors, floor_ratio=floor.rate / bare.rate if bare.rate else 0.0,
@@ -382,12 +451,13 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
                 per_round: dict[str, list[dict[str, Any]]] = {db: [] for db in ours}
                 for _ in range(rounds):  # each round measures every server once, in turn
                     bare_result = measure(bare, endpoint, signer, connections, seconds, 6000)
-                    floor_results = {db: measure(floor, endpoint, signer, connections, seconds, 4000)
+                    floor_results = {db: measure(floor, endpoint, signer, connections, seconds, 4000, cpu_of=db)
                                      for db, floor in floors.items()}
                     for db, server in ours.items():
                         warm_up(server, endpoint, signer, connections)
                         delivered_before = fake.delivered()
-                        ours_result = measure(server, endpoint, signer, connections, seconds, 3000, warm=False)
+                        ours_result = measure(server, endpoint, signer, connections, seconds, 3000, warm=False,
+                                              cpu_of=db.removeprefix("before-"))
                         per_round[db].append(row(setup, db, endpoint, connections, bare_result, ours_result,
                                                  floor=floor_results.get(db.removeprefix("before-"))))
                         if endpoint == "webhook":  # the backlog is worked off before the next cell starts
@@ -415,7 +485,13 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
     return {"rows": rows, "paced": paced, "uniqueness": uniqueness, "replies": replies}
 
 
-def drain_replies(fake: Fake, before: int, handled: int, label: str, limit: float = 15.0) -> dict[str, Any]:
+# Long enough for the inbox to work off a closed-loop cell on SQLite (3,000-4,000 webhooks at 150-250
+# a second): with 15 s, the backlog left over ran beside the next cells, the other tree's and the
+# other database's, and took a third to two thirds off their rates (2026-11-30, fourth round).
+DRAIN_SECONDS = 60.0
+
+
+def drain_replies(fake: Fake, before: int, handled: int, label: str, limit: float = DRAIN_SECONDS) -> dict[str, Any]:
     """Wait (bounded) until the fake has received one reply per handled webhook; report how long."""
     started = time.monotonic()
     delivered = fake.delivered() - before
@@ -464,6 +540,20 @@ def print_tables(report: dict[str, Any]) -> None:
             print(f"| {entry['setup']} | {entry['db']} | {entry['endpoint']} | {entry['connections']} | "
                   f"{', '.join(f'{ratio:.0%}' for ratio in ratios)} | {min(ratios):.0%} | "
                   f"{statistics.median(ratios):.0%} | {max(ratios):.0%} |")
+    cpu_rows = [entry for entry in report["rows"] if "ours_cpu_total" in entry and "floor_cpu_total" in entry]
+    if cpu_rows:
+        print("\n### CPU per request, closed loop (ms; medians of the rounds)\n")
+        print("On 2 cores shared by everything, throughput follows the CPU a request costs in all processes "
+              "together, and this figure moves far less than req/s from round to round. PostgreSQL's column "
+              "counts every postgres process (autovacuum too); it is 0 on SQLite, whose work is in the server's.\n")
+        print("| server | db | endpoint | conns | floor: server / database / load generator = total "
+              "| ours: server / database / load generator = total | floor total / ours total |")
+        print("|---|---|---|---|---|---|---:|")
+        for entry in cpu_rows:
+            cells = [" / ".join(f"{entry[f'{name}_cpu_{part}']:.3f}" for part in ("server", "database", "loadgen"))
+                     + f" = {entry[f'{name}_cpu_total']:.3f}" for name in ("floor", "ours")]
+            print(f"| {entry['setup']} | {entry['db']} | {entry['endpoint']} | {entry['connections']} | {cells[0]} "
+                  f"| {cells[1]} | {entry['floor_cpu_total'] / entry['ours_cpu_total']:.0%} |")
     if report["uniqueness"]:
         print("\n### POST /sms/schedule id uniqueness, 16 connections\n")
         print("| server | requests | req/s | errors | job_ids | distinct | duplicates | p50/p99 ms |")

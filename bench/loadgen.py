@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 HOST = "127.0.0.1"
 
@@ -46,6 +46,7 @@ class Result:
     bad_bodies: int = 0  # 2xx answers whose body the caller's check refused
     bodies: list[bytes] = field(default_factory=list)  # kept only when asked
     began: dict[int, float] = field(default_factory=dict)  # request index -> when it was sent (paced: due)
+    cpu: Any = None  # what the cell cost in CPU, when the caller measured it (bench_http.CpuUse)
 
     @property
     def count(self) -> int:

@@ -13,8 +13,8 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (ColumnElement, Connection, Dialect, Insert, Row, Select, Table, and_, bindparam, exists, func, or_,
-                        select, update)
+from sqlalchemy import (ColumnElement, Connection, Dialect, Insert, Row, Select, Table, and_, bindparam, exists, func,
+                        or_, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,10 +54,11 @@ def insert_ignoring_conflicts(session: Session | Connection, model: type[Base], 
 
 
 @lru_cache(maxsize=64)
-def _insert_where(dialect: Dialect, table: Table, columns: tuple[str, ...], condition: ColumnElement[bool]) -> Precompiled:
+def _insert_where(dialect: Dialect, table: Table, columns: tuple[str, ...],
+                  condition: ColumnElement[bool]) -> Precompiled:
     values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(condition)
-    return Precompiled(dialect_module(dialect.name).insert(table).from_select(columns, values).on_conflict_do_nothing(),
-                       dialect)
+    insert = dialect_module(dialect.name).insert(table).from_select(columns, values).on_conflict_do_nothing()
+    return Precompiled(insert, dialect)
 
 
 def insert_where(connection: Connection, model: type[Base], row: dict[str, object],
@@ -67,7 +68,8 @@ def insert_where(connection: Connection, model: type[Base], row: dict[str, objec
     ``INSERT ... SELECT <row> WHERE <condition> ON CONFLICT DO NOTHING``: a check and its insert in
     one round trip. False when the condition did not hold or the row clashed with a stored one.
     Columns whose value is None are left out (they default to NULL), so that PostgreSQL is never
-    asked to type a bare NULL in a SELECT list. ``condition`` must be built once (it keys a cache).
+    asked to type a bare NULL in a SELECT list. ``condition`` must be built once (it keys a cache):
+    the statement is compiled once per dialect, columns and condition (``bot.storage.precompiled``).
     It takes a Core connection: on a hot path an ORM Session's own transaction costs a fifth of the
     statement (profiled).
     """
