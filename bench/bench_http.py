@@ -57,6 +57,10 @@ TEXTS = ("list", "remind me in 2 hours: x")
 SENDERS = [f"+1212555{n:04d}" for n in range(10_000)]
 FAKE_LATENCY = 0.02  # seconds the fake Telnyx takes per message (the real one takes longer)
 HARD_DEADLINE = 900.0  # the whole benchmark gives up after this many seconds
+# Long enough for the inbox to work off a closed-loop cell on SQLite (3,000-4,000 webhooks at 150-250
+# a second): with 15 s, the backlog left over ran beside the next cells, the other tree's and the
+# other database's, and took a third to two thirds off their rates (2026-11-30, fourth round).
+DRAIN_SECONDS = 60.0
 
 
 # --- the fake Telnyx, in a process of its own ----------------------------------------------------
@@ -413,7 +417,7 @@ def unique_ids(server: Server, count: int, connections: int, max_seconds: float)
 def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, unique_count: int,
               fake: Fake, signer: Any, directory: str, started: float,
               compare_root: Path | None = None, endpoints: list[str] | None = None, rounds: int = 1,
-              paced_rate: float | None = None) -> dict[str, Any]:
+              paced_rate: float | None = None, drain_seconds: float = DRAIN_SECONDS) -> dict[str, Any]:
     """Start the bare app and ours (one per database) under ``setup`` and run every comparison.
 
     With ``rounds`` over 1 each closed-loop cell is measured that many times, every server in turn
@@ -463,7 +467,7 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
                         if endpoint == "webhook":  # the backlog is worked off before the next cell starts
                             replies.append(drain_replies(fake, delivered_before,
                                                          ours_result.statuses.get(200, 0) - ours_result.bad_bodies,
-                                                         f"{setup}-{db}-c{connections}"))
+                                                         f"{setup}-{db}-c{connections}", drain_seconds))
                         print(_progress(per_round[db][-1]), file=sys.stderr, flush=True)
                 for db, entries in per_round.items():
                     rows.append(median_row(entries))
@@ -483,12 +487,6 @@ def run_setup(setup: str, dbs: list[str], levels: list[int], seconds: float, uni
                 uniqueness.append(unique_ids(server, unique_count, 16, 240))
                 print(uniqueness[-1], file=sys.stderr, flush=True)
     return {"rows": rows, "paced": paced, "uniqueness": uniqueness, "replies": replies}
-
-
-# Long enough for the inbox to work off a closed-loop cell on SQLite (3,000-4,000 webhooks at 150-250
-# a second): with 15 s, the backlog left over ran beside the next cells, the other tree's and the
-# other database's, and took a third to two thirds off their rates (2026-11-30, fourth round).
-DRAIN_SECONDS = 60.0
 
 
 def drain_replies(fake: Fake, before: int, handled: int, label: str, limit: float = DRAIN_SECONDS) -> dict[str, Any]:
@@ -613,6 +611,8 @@ def main() -> int:
                         help="pace every tree's paced cell at this rate (default: half of each one's own peak)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure each closed-loop cell this many times, servers in turn; report medians")
+    parser.add_argument("--drain-seconds", type=float, default=DRAIN_SECONDS,
+                        help="wait at most this long after a webhook cell for its replies (its backlog)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--endpoints", nargs="*", default=list(ENDPOINTS), choices=list(ENDPOINTS))
     parser.add_argument("--compare-root", type=Path,
@@ -642,7 +642,7 @@ def main() -> int:
                 dbs = args.db if setup == "gunicorn" else args.db[:1]  # python app.py: SQLite only
                 part = run_setup(setup, dbs, args.levels, args.seconds, args.unique_count, fake, signer,
                                  directory, started, args.compare_root, args.endpoints, args.rounds,
-                                 args.paced_rate)
+                                 args.paced_rate, args.drain_seconds)
                 for key in ("rows", "paced", "uniqueness", "replies"):
                     report[key].extend(part[key])
         finally:
