@@ -129,7 +129,7 @@ def test_other_databases_run_each_write_in_its_own_transaction(database_url, tmp
         memory.dispose()
 
 
-def test_a_lone_statement_commits_its_triggers_with_it_and_leaves_the_pool_transactional(pg_url, tmp_path):
+def test_a_lone_statement_commits_its_triggers_with_it_and_leaves_the_pool_transactional(pg_url):
     """PostgreSQL: a unit runs in autocommit, all or nothing; the connection goes back to transactions after."""
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)  # one connection: the next use is the same one
     try:
