@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 from icalendar import Calendar
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -79,7 +79,13 @@ def wait_for(driver: webdriver.Chrome, css: str, text: str = "") -> str:
     found on the old page goes stale while it is read (the wait then looks again on the new one).
     """
     def joined_text(d: webdriver.Chrome) -> str | bool:
-        found = " ".join(element.text for element in d.find_elements(By.CSS_SELECTOR, css))
+        try:
+            found = " ".join(element.text for element in d.find_elements(By.CSS_SELECTOR, css))
+        except WebDriverException as error:
+            # The same staleness, as chromedriver sometimes reports it mid-navigation (a CI run, 2026-11-30).
+            if "does not belong to the document" not in (error.msg or ""):
+                raise
+            return False
         return found if found and text in found else False
 
     return WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(joined_text)
