@@ -287,19 +287,19 @@ def warm_up(server: Server, endpoint: str, signer: Any, connections: int) -> Non
     loadgen.run(server.port, build(signer, WARM_UP, random.randrange(1 << 30)), min(connections, 4), 10)
 
 
-_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")  # /proc counts CPU in these (Linux only, as /proc is)
 
 
-def _cpu_seconds(pids: list[str]) -> float:
-    """User and system CPU of these processes (Linux /proc; those gone meanwhile count as 0)."""
-    ticks = 0
+def _cpu_seconds(pids: list[str]) -> dict[str, float]:
+    """User and system CPU of each of these processes so far (Linux /proc; one gone meanwhile is left out)."""
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / _TICKS_PER_SECOND
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
+    return seconds
 
 
 def _pids(*command: str) -> list[str]:
@@ -322,26 +322,31 @@ class CpuUse:
 class CpuMeter:
     """Reads the CPU a server (its process and workers), PostgreSQL and this process spent around a cell.
 
-    PostgreSQL's figure is every postgres process's, so it also holds whatever else the server ran
-    meanwhile (autovacuum, another server's dispatcher polling): read it as an upper bound. Only for
-    the cells of a PostgreSQL database; a backend that exits during the cell is not counted (the pools
-    keep theirs open).
+    The processes are listed at the start and at the end: one started during the cell (a pool opening
+    another PostgreSQL connection) counts all its CPU, one that exited during it counts none of the
+    cell's. PostgreSQL's figure is every postgres process's, so it also holds whatever else the server
+    ran meanwhile (autovacuum, another server's dispatcher polling). Only for the cells of a PostgreSQL
+    database.
     """
 
     def __init__(self, server: Server, with_database: bool) -> None:
-        self.server_pids = [str(server.process.pid), *_pids("pgrep", "-P", str(server.process.pid))]
-        self.database_pids = _pids("pgrep", "-x", "postgres") if with_database else []
+        self.server = server
+        self.with_database = with_database
         self.start = self._read()
 
-    def _read(self) -> tuple[float, float, float]:
+    def _read(self) -> tuple[dict[str, float], dict[str, float], float]:
+        pid = str(self.server.process.pid)
         own = os.times()
-        return _cpu_seconds(self.server_pids), _cpu_seconds(self.database_pids), own.user + own.system
+        return (_cpu_seconds([pid, *_pids("pgrep", "-P", pid)]),
+                _cpu_seconds(_pids("pgrep", "-x", "postgres")) if self.with_database else {},
+                own.user + own.system)
 
     def per_request(self, requests: int) -> CpuUse:
-        end = self._read()
-        server, database, loadgen_ = ((after - before) * 1000 / max(requests, 1)
-                                      for before, after in zip(self.start, end))
-        return CpuUse(server, database, loadgen_)
+        (server, database, own), (server_start, database_start, own_start) = self._read(), self.start
+        per_request = 1000 / max(requests, 1)  # ms per request, from seconds in all
+        return CpuUse(sum(now - server_start.get(pid, 0.0) for pid, now in server.items()) * per_request,
+                      sum(now - database_start.get(pid, 0.0) for pid, now in database.items()) * per_request,
+                      (own - own_start) * per_request)
 
 
 def measure(server: Server, endpoint: str, signer: Any, connections: int, seconds: float,
@@ -376,8 +381,8 @@ def row(setup: str, db: str, endpoint: str, connections: int, bare: loadgen.Resu
              "bare_errors": bare.errors, "ours_errors": ours.errors, "ours_count": ours.count,
              "ours_statuses": dict(ours.statuses), "ours_exceptions": dict(ours.exceptions)}
     for name, result in (("ours", ours), ("floor", floor)):
-        cpu = getattr(result, "cpu", None)
-        if cpu is not None:
+        if result is not None and result.cpu is not None:
+            cpu = result.cpu
             entry.update({f"{name}_cpu_server": cpu.server, f"{name}_cpu_database": cpu.database,
                           f"{name}_cpu_loadgen": cpu.loadgen, f"{name}_cpu_total": cpu.total})
     if floor is not None:
