@@ -129,8 +129,8 @@ def test_other_databases_run_each_write_in_its_own_transaction(database_url, tmp
         memory.dispose()
 
 
-def test_a_lone_statement_commits_its_triggers_with_it_and_leaves_the_pool_transactional(pg_url):
-    """PostgreSQL: a unit runs in autocommit, all or nothing; the connection goes back to transactions after."""
+def test_a_lone_statement_commits_its_triggers_with_it_on_a_pool_of_its_own(pg_url):
+    """PostgreSQL: a unit runs in autocommit, all or nothing, on the autocommit twin; the engine's pool stays transactional."""
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)  # one connection: the next use is the same one
     try:
         with engine.begin() as connection:
@@ -145,18 +145,24 @@ def test_a_lone_statement_commits_its_triggers_with_it_and_leaves_the_pool_trans
                                     "EXECUTE FUNCTION count_item()"))
         runner = runner_for(engine)
         assert isinstance(runner, LoneStatement)
+        assert runner.engine is not engine and runner_for(engine).engine is runner.engine  # one twin per engine
         assert runner.run(_insert("good")) == "good"
         with pytest.raises(Exception, match="refused"):  # the trigger fails after the row went in
             runner.run(_insert("bad"))
         with pytest.raises(IntegrityError):
             runner.run(_insert("good"))
+        assert runner.run(_insert("after")) == "after"  # a failed statement left no transaction behind
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT name FROM items")).scalars().all() == ["good"]
-            assert connection.execute(text("SELECT n FROM seen")).scalar() == 1  # the failed trigger's update went too
-        with engine.connect() as connection:  # the pool's one connection, back in transaction mode
+            assert connection.execute(text("SELECT name FROM items ORDER BY name")).scalars().all() == ["after", "good"]
+            assert connection.execute(text("SELECT n FROM seen")).scalar() == 2  # the failed trigger's update went too
+        with engine.connect() as connection:  # the engine's one connection is in transaction mode
             connection.execute(text("INSERT INTO items VALUES ('rolled back')"))
             connection.rollback()
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 1
+            assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 2
+        twin_pool = runner.engine.pool
+        assert twin_pool.checkedin() == 1  # the twin kept its connection for the next statement
+        engine.dispose()
+        assert twin_pool.checkedin() == 0  # and closed it with the engine
     finally:
         engine.dispose()

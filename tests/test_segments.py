@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import smsutil
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +86,14 @@ def test_counts_grow_with_the_text_and_match_the_arithmetic(text):
         units = len(text.encode("utf-16-le", "surrogatepass")) // 2
         exact = _parts(units, 70, 67)
         assert count == exact if units == len(text) else exact <= count <= exact + 1  # surrogate pairs likewise
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab €{}[]~\\|^\f", min_size=70, max_size=170))
+def test_the_short_cut_for_one_segment_agrees_with_smsutil(text):
+    """Around one segment's 160 septets, with extension characters: the quick count says what smsutil says."""
+    assert segment_count(text) == len(smsutil.split(text).parts)
 
 
 # --- every fixed reply within its budget, and none suggesting an opt-out word ------------------

@@ -32,7 +32,10 @@ def segment_count(text: str) -> int:
     """Return how many segments (billed parts) ``text`` takes as one SMS."""
     # Most replies fit one segment: say so without smsutil's character-by-character split.
     if is_gsm7(text):
-        if len(text) + sum(char in _EXTENSION for char in text) <= GSM7_SINGLE:
+        # An extension character takes two septets. Counted in C: a generator over the characters
+        # was a tenth of the API's own checks (profiled).
+        escapes = 0 if _EXTENSION.isdisjoint(text) else sum(map(text.count, _EXTENSION))
+        if len(text) + escapes <= GSM7_SINGLE:
             return 1
     elif len(text.encode("utf-16-le", "surrogatepass")) <= 2 * UCS2_SINGLE:
         return 1

@@ -150,6 +150,11 @@ def _is_read_only(statement: str) -> bool:
     return statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
 
 
+# The autocommit twin's pool (``autocommit_twin``): connections kept, and more at once under a burst.
+LONE_POOL_SIZE = 4
+LONE_MAX_OVERFLOW = 12
+
+
 # hide_parameters: SQLAlchemy puts bound values (phone numbers, message text) into exception
 # messages, and those end up in logs.
 def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -184,11 +189,42 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
                 cursor.connection.take_writer_lock()
 
         return engine
+    return _server_engine(database_url, pool_size, max_overflow)
+
+
+def _server_engine(database_url: str, pool_size: int, max_overflow: int, **options: object) -> Engine:
     # A database host that drops packets would otherwise hang a request for the kernel's TCP timeout
     # (minutes) instead of answering 503 at once.
     connect_args = {"connect_timeout": 5} if database_url.startswith("postgresql") else {}
     return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size,
-                         max_overflow=max_overflow, connect_args=connect_args)
+                         max_overflow=max_overflow, connect_args=connect_args, **options)
+
+
+_autocommit_twins: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+_autocommit_twins_lock = threading.Lock()
+
+
+def autocommit_twin(engine: Engine) -> Engine:
+    """Return an engine on ``engine``'s PostgreSQL database whose connections stay in autocommit.
+
+    For statements that PostgreSQL commits on their own (``group_commit.LoneStatement``). Switching
+    a pooled connection to autocommit and back cost three driver calls per statement, about 70 us
+    of CPU (an eighth of the statement's, measured in one process). The twin has a pool of its own,
+    smaller than the engine's: each statement holds a connection for one round trip after the
+    ping. A connection in autocommit has no transaction to roll back when it goes back to the pool,
+    so nothing is sent then. It is disposed with ``engine``.
+    """
+    twin = _autocommit_twins.get(engine)
+    if twin is not None:
+        return twin
+    with _autocommit_twins_lock:
+        twin = _autocommit_twins.get(engine)
+        if twin is None:
+            twin = _autocommit_twins[engine] = _server_engine(
+                engine.url.render_as_string(hide_password=False), LONE_POOL_SIZE, LONE_MAX_OVERFLOW,
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None, skip_autocommit_rollback=True)
+            event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
+    return twin
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

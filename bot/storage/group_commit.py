@@ -21,8 +21,9 @@ shard locks in any order. There ``runner_for`` runs each unit at once, as a lone
 (``LoneStatement``): PostgreSQL runs a statement sent outside a transaction block as a transaction
 of its own, its triggers included, and has committed it when it answers. That is the guarantee of
 BEGIN, the statement and COMMIT in one round trip instead of three, which took POST /sms/schedule
-and the webhook from 59% to 72% of the floor's throughput (bench/README-http.md). So a unit must be
-one statement, on every runner.
+and the webhook from 59% to 72% of the floor's throughput (bench/README-http.md). It runs on a pool
+of connections that stay in autocommit (``db.autocommit_twin``). So a unit must be one statement, on
+every runner.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import weakref
 from typing import Callable, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
+
+from bot.storage.db import autocommit_twin
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +58,13 @@ class OwnTransaction:
 
 
 class LoneStatement:
-    """Runs each unit at once as a statement PostgreSQL commits on its own (autocommit)."""
+    """Runs each unit at once as a statement PostgreSQL commits on its own (autocommit).
+
+    On the engine's autocommit twin (``db.autocommit_twin``), whose connections never leave autocommit.
+    """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = autocommit_twin(engine)
 
     def run(self, work: Work[T]) -> T:
         """Run ``work`` (one statement) outside a transaction block; return what it returns, committed.
@@ -66,7 +72,7 @@ class LoneStatement:
         A second statement in ``work`` would be a second transaction: not atomic with the first.
         """
         with self.engine.connect() as connection:
-            return work(connection.execution_options(isolation_level="AUTOCOMMIT"))
+            return work(connection)
 
 
 class _Unit(Generic[T]):
