@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.storage.db import SqliteWriterLock, make_engine
 from bot.storage.group_commit import GroupCommit, LoneStatement, OwnTransaction, runner_for
+from bot.storage.precompiled import Precompiled, StatementConnection
 from tests.conftest import wait_until
 
 
@@ -27,8 +28,10 @@ def engine(tmp_path):
 
 
 def _insert(name: str):
-    def work(connection: Connection) -> str:
-        connection.execute(text("INSERT INTO items (name) VALUES (:name)"), {"name": name})
+    # A unit runs Precompiled statements: SQLAlchemy's Connection on SQLite, the driver's on PostgreSQL.
+    def work(connection: StatementConnection) -> str:
+        Precompiled(text("INSERT INTO items (name) VALUES (:name)"), connection.dialect).rowcount(
+            connection, {"name": name})
         return name
     return work
 
@@ -117,8 +120,8 @@ def test_other_databases_run_each_write_in_its_own_transaction(database_url, tmp
         with engine.begin() as connection:
             connection.execute(text(f"CREATE TABLE {table} (name VARCHAR(20) PRIMARY KEY)"))
         try:
-            assert runner.run(lambda connection: connection.execute(
-                text(f"INSERT INTO {table} (name) VALUES ('x')")).rowcount) == 1
+            assert runner.run(lambda connection: Precompiled(
+                text(f"INSERT INTO {table} (name) VALUES ('x')"), connection.dialect).rowcount(connection, {})) == 1
             with engine.connect() as connection:  # committed: another connection sees it
                 assert connection.execute(text(f"SELECT name FROM {table}")).scalars().all() == ["x"]
         finally:
@@ -130,7 +133,10 @@ def test_other_databases_run_each_write_in_its_own_transaction(database_url, tmp
 
 
 def test_a_lone_statement_commits_its_triggers_with_it_on_a_pool_of_its_own(pg_url):
-    """PostgreSQL: a unit runs in autocommit, all or nothing, on the autocommit twin; the engine's pool stays transactional."""
+    """PostgreSQL: a unit runs in autocommit, all or nothing, on the autocommit twin.
+
+    The engine's own pool stays transactional.
+    """
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)  # one connection: the next use is the same one
     try:
         with engine.begin() as connection:

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import (Boolean, Column, Integer, MetaData, String, Table, and_, bindparam, event, exists, select,
                         text)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.storage.db import make_engine
+from bot.storage.group_commit import runner_for
 from bot.storage.models import Kind, UTCDateTime
 from bot.storage.precompiled import Precompiled
 from bot.storage.queries import dialect_module
@@ -112,3 +113,60 @@ def test_text_statements_keep_their_percent_signs(engine):
         assert precompiled.rowcount(connection, {"a": "50"}) in (-1, 1)  # a SELECT: drivers differ
         assert connection.exec_driver_sql(precompiled.sql, {"a": "50"} if precompiled.order is None
                                           else ("50",)).scalar() == "50%"
+
+
+# --- on the driver's connection: PostgreSQL's lone statements (bot.storage.group_commit) ---------
+
+@pytest.fixture
+def lone(pg_url):  # type: ignore[no-untyped-def]
+    engine = make_engine(pg_url)
+    metadata.create_all(engine)
+    yield runner_for(engine)
+    engine.dispose()
+
+
+def test_on_the_drivers_connection_it_stores_what_sqlalchemy_stores_and_commits_alone(lone):
+    dialect = lone.engine.dialect
+    statement = _checked_insert(dialect.name)
+    precompiled = Precompiled(statement, dialect)
+    assert lone.run(lambda connection: precompiled.rowcount(connection, _row("fast"))) == 1
+    assert lone.run(lambda connection: precompiled.rowcount(connection, _row("fast", note="again"))) == 0
+    with lone.engine.begin() as connection:
+        assert connection.execute(statement, _row("core")).rowcount == 1
+    stored = _stored(lone.engine)  # read on another connection: the lone statement committed
+    assert stored["fast"] == stored["core"]
+
+
+def test_on_the_drivers_connection_its_errors_are_sqlalchemys_with_the_parameters_hidden(lone):
+    precompiled = Precompiled(_checked_insert(lone.engine.dialect.name), lone.engine.dialect)
+    with pytest.raises(IntegrityError) as raised:
+        lone.run(lambda connection: precompiled.rowcount(connection, _row("a", count=None)))  # NOT NULL
+    # As make_engine's hide_parameters has SQLAlchemy's own errors say: the values stay out of logs.
+    assert "parameters hidden" in str(raised.value) and not raised.value.connection_invalidated
+    assert lone.run(lambda connection: precompiled.rowcount(connection, _row("a"))) == 1  # the connection is fine
+    assert set(_stored(lone.engine)) == {"a"}
+
+
+def test_a_connection_lost_under_a_lone_statement_is_an_outage_and_is_not_handed_out_again(lone):
+    from bot.service import database_unavailable
+
+    suicide = Precompiled(text("SELECT pg_terminate_backend(pg_backend_pid())"), lone.engine.dialect)
+    with pytest.raises(OperationalError) as raised:
+        lone.run(lambda connection: suicide.rowcount(connection, {}))
+    assert raised.value.connection_invalidated and database_unavailable(raised.value)
+    precompiled = Precompiled(_checked_insert(lone.engine.dialect.name), lone.engine.dialect)
+    for row_id in ("a", "b"):  # every connection the pool hands out now works
+        assert lone.run(lambda connection: precompiled.rowcount(connection, _row(row_id))) == 1
+    assert set(_stored(lone.engine)) == {"a", "b"}
+
+
+def test_a_database_that_cannot_be_reached_is_an_outage_for_a_lone_statement():
+    from bot.service import database_unavailable
+
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nothing_listens_here")
+    try:
+        with pytest.raises(OperationalError) as raised:  # SQLAlchemy's, as Engine.connect() raises it
+            runner_for(engine).run(lambda connection: 1)
+        assert database_unavailable(raised.value)
+    finally:
+        engine.dispose()

@@ -35,14 +35,17 @@ import threading
 import weakref
 from typing import Callable, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from bot.storage.db import autocommit_twin
+from bot.storage.precompiled import DriverConnection, StatementConnection
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Work = Callable[[Connection], T]
+# A unit of work: given SQLAlchemy's Connection (SQLite) or the driver's (PostgreSQL), it runs
+# ``Precompiled`` statements, so that it works on either.
+Work = Callable[[StatementConnection], T]
 
 
 class OwnTransaction:
@@ -60,7 +63,9 @@ class OwnTransaction:
 class LoneStatement:
     """Runs each unit at once as a statement PostgreSQL commits on its own (autocommit).
 
-    On the engine's autocommit twin (``db.autocommit_twin``), whose connections never leave autocommit.
+    On the engine's autocommit twin (``db.autocommit_twin``), whose connections never leave
+    autocommit, and on the driver's connection (``precompiled.DriverConnection``): the unit runs
+    ``Precompiled`` statements only.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -71,7 +76,7 @@ class LoneStatement:
 
         A second statement in ``work`` would be a second transaction: not atomic with the first.
         """
-        with self.engine.connect() as connection:
+        with DriverConnection.checked_out(self.engine) as connection:  # in autocommit: nothing to reset after
             return work(connection)
 
 

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Connection, Dialect, and_, bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import Dialect, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from bot.storage.models import InboxMessage, InboxStatus
-from bot.storage.precompiled import Precompiled
+from bot.storage.precompiled import Precompiled, StatementConnection
 from bot.storage.queries import dialect_module
 from bot.timeutil import as_utc
 
@@ -49,7 +49,7 @@ def _add_statement(dialect: Dialect) -> Precompiled:
     return Precompiled(statement, dialect)
 
 
-def add(connection: Connection, *, message_id: str, event_id: str | None, sender: str, text: str,
+def add(connection: StatementConnection, *, message_id: str, event_id: str | None, sender: str, text: str,
         received_at: datetime) -> bool:
     """Store an inbound SMS to handle later; False when its message id or event id is stored already.
 

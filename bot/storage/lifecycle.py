@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (ColumnElement, Connection, DateTime, and_, bindparam, case, exists, func, literal, or_, select,
+from sqlalchemy import (ColumnElement, DateTime, and_, bindparam, case, exists, func, literal, or_, select,
                         update)
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -35,6 +35,7 @@ from bot.language import wording
 from bot.series import Series, anchor_of, next_after
 from bot.storage.models import (DELIVERY_RANK, FAILED_DELIVERY, Contact, DeliveryState, Kind, Reminder, Source,
                                 Status)
+from bot.storage.precompiled import StatementConnection
 from bot.storage.queries import insert_ignoring_conflicts, insert_where, refuse_consents, upsert
 from bot.storage.web_access import SCRUBBED, SIGN_IN_LINK, has_sign_in_link, scrub_sign_in_links
 from bot.timeutil import as_utc
@@ -81,9 +82,10 @@ def insert_scheduled(session: Session, *, recipient: str, text: str, send_at: da
     raise RuntimeError("could not allocate a unique reminder id")
 
 
-def insert_scheduled_where(connection: Connection, condition: ColumnElement[bool], values: dict[str, object], *,
-                           recipient: str, text: str, send_at: datetime, now: datetime, kind: Kind, source: Source,
-                           zone: str = "UTC", idempotency_key: str | None = None) -> dict[str, Any] | None:
+def insert_scheduled_where(connection: StatementConnection, condition: ColumnElement[bool],
+                           values: dict[str, object], *, recipient: str, text: str, send_at: datetime,
+                           now: datetime, kind: Kind, source: Source, zone: str = "UTC",
+                           idempotency_key: str | None = None) -> dict[str, Any] | None:
     """Queue a one-off message as ``insert_scheduled`` does, but only where ``condition`` holds; return its row.
 
     One statement checks and inserts (``queries.insert_where``). None when the condition did not

@@ -10,15 +10,79 @@ constants, converts them with the bind processors SQLAlchemy would use (``TypeEn
 and runs the SQL string with ``Connection.exec_driver_sql``, so connection events (SQLite's writer
 lock, ``bot.storage.db``) and SQLAlchemy's error wrapping stay as they were.
 
+On a ``DriverConnection`` (PostgreSQL's lone statements, ``bot.storage.group_commit``) it goes
+straight to the driver's cursor instead.
+
 Only for statements without expanding (``IN``) parameters, run many times with the same shape.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy import Connection, CursorResult, Dialect
+from sqlalchemy import Connection, CursorResult, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
+
+
+class DriverConnection:
+    """A pooled driver connection in autocommit, on which a ``Precompiled`` statement runs as it is.
+
+    For PostgreSQL's lone statements (``group_commit.LoneStatement``): around psycopg's own work,
+    SQLAlchemy's ``Connection`` (its transaction, execution context and result) cost about 100 us
+    of CPU per statement, a quarter of the statement's (measured in one process, bench notes in
+    bench/README-http.md). Errors still come out as SQLAlchemy's, as ``Connection`` raises them
+    (``DBAPIError.instance``: an ``IntegrityError`` is an ``IntegrityError``), and a connection the
+    driver lost is invalidated, so the pool does not hand it out again. No connection event runs:
+    none is registered on a PostgreSQL engine (``bot.storage.db``).
+    """
+
+    __slots__ = ("dialect", "_connection")
+
+    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._connection = connection
+
+    @classmethod
+    @contextmanager
+    def checked_out(cls, engine: Engine) -> Iterator[DriverConnection]:
+        """Check a connection out of ``engine``'s pool (pinged, as ``Engine.connect()`` does); give it back after."""
+        dialect = engine.dialect
+        try:
+            connection = engine.raw_connection()
+        except dialect.loaded_dbapi.Error as error:  # raw_connection() lets the driver's own error through
+            raise _sqlalchemy_error(dialect, error, None, None, dialect.is_disconnect(error, None, None)) from error
+        try:
+            yield cls(connection, dialect)
+        finally:
+            connection.close()  # back to the pool
+
+    def run(self, sql: str, parameters: Any) -> int:
+        """Execute ``sql`` with ``parameters`` (in the driver's paramstyle); return how many rows it wrote."""
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return cursor.rowcount
+        except self.dialect.loaded_dbapi.Error as error:
+            lost = self.dialect.is_disconnect(error, self._connection.dbapi_connection, cursor)
+            if lost:
+                self._connection.invalidate(error)
+            raise _sqlalchemy_error(self.dialect, error, sql, parameters, lost) from error
+        finally:
+            cursor.close()
+
+
+def _sqlalchemy_error(dialect: Dialect, error: Exception, sql: str | None, parameters: Any,
+                      lost: bool) -> BaseException:
+    # What Engine.connect() and Connection.execute() raise for it, parameters hidden as make_engine has them.
+    return DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+                               connection_invalidated=lost, dialect=dialect)
+
+
+# What a statement runs on: SQLAlchemy's Connection, or the driver's for a lone statement.
+StatementConnection = Connection | DriverConnection
 
 
 class Precompiled:
@@ -48,7 +112,7 @@ class Precompiled:
             if name in self.processors:
                 self.constants[name] = self.processors.pop(name)(value)
 
-    def rowcount(self, connection: Connection, values: Mapping[str, Any]) -> int:
+    def rowcount(self, connection: StatementConnection, values: Mapping[str, Any]) -> int:
         """Run the statement on ``connection`` with ``values`` for its parameters; return how many rows it wrote.
 
         ``values`` may hold more than the statement's parameters; a missing one is a KeyError.
@@ -56,8 +120,10 @@ class Precompiled:
         parameters = {**self.constants, **{name: values[name] for name in self.required}}
         for name, processor in self.processors.items():
             parameters[name] = processor(parameters[name])
-        result: CursorResult[Any] = connection.exec_driver_sql(
-            self.sql, parameters if self.order is None else tuple(parameters[name] for name in self.order))
+        driver_parameters = parameters if self.order is None else tuple(parameters[name] for name in self.order)
+        if isinstance(connection, DriverConnection):
+            return connection.run(self.sql, driver_parameters)
+        result: CursorResult[Any] = connection.exec_driver_sql(self.sql, driver_parameters)
         try:
             return result.rowcount
         finally:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.language.commands import Question, QuestionKind, Remind
-from bot.storage.precompiled import Precompiled
+from bot.storage.precompiled import Precompiled, StatementConnection
 from bot.storage.models import (API_COUNT_DAY_BUCKET, API_COUNT_HOUR_BUCKET, PENDING, ApiCount, Base, Consent,
                                 ConsentState, Contact, Conversation, InboundMessage, Kind, Reminder, Source, Status)
 
@@ -61,7 +61,7 @@ def _insert_where(dialect: Dialect, table: Table, columns: tuple[str, ...],
     return Precompiled(insert, dialect)
 
 
-def insert_where(connection: Connection, model: type[Base], row: dict[str, object],
+def insert_where(connection: StatementConnection, model: type[Base], row: dict[str, object],
                  condition: ColumnElement[bool], values: dict[str, object]) -> bool:
     """INSERT ``row`` only where ``condition`` holds (``values`` binds its parameters), in one statement.
 
@@ -70,8 +70,8 @@ def insert_where(connection: Connection, model: type[Base], row: dict[str, objec
     Columns whose value is None are left out (they default to NULL), so that PostgreSQL is never
     asked to type a bare NULL in a SELECT list. ``condition`` must be built once (it keys a cache):
     the statement is compiled once per dialect, columns and condition (``bot.storage.precompiled``).
-    It takes a Core connection: on a hot path an ORM Session's own transaction costs a fifth of the
-    statement (profiled).
+    It takes a Core connection or the driver's (``precompiled.StatementConnection``): on a hot path
+    an ORM Session's own transaction costs a fifth of the statement (profiled).
     """
     columns = tuple(name for name, value in row.items() if value is not None)
     statement = _insert_where(connection.dialect, model.__table__, columns, condition)
