@@ -144,6 +144,24 @@ def test_the_session_cookie_is_secure_over_https(web_app):
     assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
+def test_only_the_pages_open_a_session_and_a_browsers_cookie_changes_nothing_elsewhere(web_app):
+    from flask import Flask
+
+    def opens_a_session(app: Flask, path: str, method: str = "GET") -> bool:
+        with app.test_request_context(path, method=method) as context:
+            return not app.session_interface.is_null_session(context._session)
+
+    for path, method in (("/sms/schedule", "POST"), ("/v1/message/schedule", "POST"), ("/webhooks/telnyx", "POST"),
+                         ("/healthz", "GET"), ("/readyz", "GET")):
+        assert not opens_a_session(web_app, path, method), path
+    for path in ("/me", "/admin", "/w/" + "x" * 43, "/no-such-page"):  # an error page may render a form
+        assert opens_a_session(web_app, path), path
+    client = signed_in_client(web_app, ALICE)
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers and "Cookie" not in answer.vary
+    assert client.get("/me").status_code == 200  # still signed in
+
+
 def test_the_pages_send_a_strict_content_security_policy_and_no_store(web_app):
     client = signed_in_client(web_app, ALICE)
     for path in ("/me", "/w/" + "x" * 43, "/admin", "/web-static/web.css"):

@@ -24,9 +24,10 @@ SIGN_IN_LIMIT = "30/minute"
 def init_web(app: Flask, limiter: RequestLimits) -> None:
     """Register the pages, the feed and the console, with their sessions and rate limits."""
     bot: Bot = app.extensions["bot"]
-    init_security(app, bot.settings)
+    pages = (person.links, person.blueprint, person.feeds, admin.blueprint)
+    init_security(app, bot.settings, frozenset(blueprint.name for blueprint in pages))
     app.extensions["personal_page"] = PersonalPage(bot.session_factory, bot.settings, bot.clock, bot.wake)
     app.extensions["operator_console"] = OperatorConsole(bot.session_factory, bot.clock, bot.wake)
-    for blueprint in (person.links, person.blueprint, person.feeds, admin.blueprint):
+    for blueprint in pages:
         app.register_blueprint(blueprint)
     limiter.limit((person.links.name, admin.blueprint.name), SIGN_IN_LIMIT, methods=["POST"])

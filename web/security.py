@@ -15,7 +15,7 @@ import logging
 import secrets
 
 from flask import Blueprint, Flask, Request, Response, abort, request
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect, validate_csrf
 from itsdangerous import URLSafeTimedSerializer
 from wtforms import ValidationError
@@ -39,15 +39,35 @@ def is_https(incoming: Request) -> bool:
 
 
 class WebSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session, Secure exactly when the request is https.
+    """Flask's signed cookie session, Secure exactly when the request is https, for the pages only.
+
+    A request to a fixed path of another blueprint (``POST /sms/schedule``, the webhooks, the
+    probes, and those of any blueprint added later) gets Flask's null session: no cookie is read
+    or written for it. Reading and saving the session was 3% of the CPU of a ``POST /sms/schedule``
+    (sampled) for a cookie nobody sends there. Flask opens the session before it matches the URL,
+    so the request's path decides, against the rules without variables (an id-bearing path of the
+    API still opens one, and finds no cookie). Every other path keeps its session, so an error page
+    can still render a form.
 
     The signing serializer is built once per key, not on every request: Flask builds a new one
-    for every request of every endpoint (the API's and the webhooks' too), and building it was
-    a tenth of a request to /healthz (profiled).
+    for every request of every endpoint, and building it was a tenth of a request to /healthz
+    (profiled).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, page_blueprints: frozenset[str]) -> None:
+        self.page_blueprints = page_blueprints
+        self._sessionless_paths: frozenset[str] | None = None  # known once every blueprint is registered
         self._serializers: dict[tuple[object, ...], URLSafeTimedSerializer | None] = {}
+
+    def open_session(self, app: Flask, incoming: Request) -> SessionMixin | None:
+        if self._sessionless_paths is None:
+            self._sessionless_paths = frozenset(
+                rule.rule for rule in app.url_map.iter_rules()
+                if not rule.arguments and "." in rule.endpoint
+                and rule.endpoint.rpartition(".")[0] not in self.page_blueprints)
+        if incoming.path in self._sessionless_paths:
+            return self.make_null_session(app)
+        return super().open_session(app, incoming)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or is_https(request)
@@ -60,8 +80,11 @@ class WebSessionInterface(SecureCookieSessionInterface):
         return serializer
 
 
-def init_security(app: Flask, settings: Settings) -> None:
-    """Sign sessions with SECRET_KEY (a generated one outside production mode) and set up CSRF."""
+def init_security(app: Flask, settings: Settings, page_blueprints: frozenset[str]) -> None:
+    """Sign sessions with SECRET_KEY (a generated one outside production mode) and set up CSRF.
+
+    Only requests to ``page_blueprints`` (by name) and to no blueprint at all have a session.
+    """
     secret_key = settings.secret_key
     if not secret_key:
         # Production mode refuses to start without one (bot.settings); here it is development.
@@ -79,7 +102,7 @@ def init_security(app: Flask, settings: Settings) -> None:
         # A token is bound to the session it was issued in; a page left open an hour still submits.
         WTF_CSRF_TIME_LIMIT=None,
     )
-    app.session_interface = WebSessionInterface()
+    app.session_interface = WebSessionInterface(page_blueprints)
     csrf.init_app(app)
 
 
