@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.db import SqliteWriterLock, make_engine
@@ -80,15 +80,17 @@ def test_a_failing_write_fails_alone(engine):
 
 def test_a_later_write_sees_the_earlier_ones_of_its_group(engine):
     runner = runner_for(engine)
+    # Each unit names its row after the rows it sees (as the API's INSERT counts those queued ahead of it).
+    counted = Precompiled(text("INSERT INTO items (name) SELECT 'after-' || count(*) FROM items"), engine.dialect)
 
-    def count_then_insert(connection: Connection) -> int:
-        seen = connection.execute(text("SELECT count(*) FROM items")).scalar_one()
-        connection.execute(text("INSERT INTO items (name) VALUES (:name)"), {"name": f"after-{seen}"})
-        return seen
+    def count_then_insert(connection: StatementConnection) -> int:
+        return counted.rowcount(connection, {})
 
     with ThreadPoolExecutor(6) as pool:
         futures = _grouped_behind_the_lock(engine, runner, [count_then_insert] * 5, pool)
-        assert sorted(future.result(timeout=30) for future in futures) == [1, 2, 3, 4, 5]
+        assert [future.result(timeout=30) for future in futures] == [1] * 5
+    assert runner.transactions == 2  # the first unit's, and one for the five
+    assert _stored(engine) == {"first", *(f"after-{seen}" for seen in range(1, 6))}
 
 
 def test_many_threads_lose_nothing(engine):

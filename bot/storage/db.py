@@ -146,6 +146,17 @@ class _SqliteConnection(sqlite3.Connection):
             self._give_back()
 
 
+def take_writer_lock(connection: Connection) -> None:
+    """Take the SQLite writer lock for ``connection``'s transaction now, before its first write.
+
+    For writes sent to the driver directly (``precompiled.DriverConnection``), which the
+    before-cursor-execute event below does not see. Nothing on another database, or without the lock.
+    """
+    driver_connection = connection.connection.driver_connection
+    if isinstance(driver_connection, _SqliteConnection):
+        driver_connection.take_writer_lock()
+
+
 def _is_read_only(statement: str) -> bool:
     return statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
 

@@ -37,14 +37,14 @@ from typing import Callable, Generic, TypeVar
 
 from sqlalchemy import Engine
 
-from bot.storage.db import autocommit_twin
+from bot.storage.db import autocommit_twin, take_writer_lock
 from bot.storage.precompiled import DriverConnection, StatementConnection
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# A unit of work: given SQLAlchemy's Connection (SQLite) or the driver's (PostgreSQL), it runs
-# ``Precompiled`` statements, so that it works on either.
+# A unit of work: given the driver's connection (``precompiled.DriverConnection``; SQLAlchemy's
+# Connection for a database in memory), it runs ``Precompiled`` statements, which work on either.
 Work = Callable[[StatementConnection], T]
 
 
@@ -169,7 +169,11 @@ class GroupCommit:
         try:
             self.transactions += 1
             with engine.begin() as connection:
-                results = [unit.work(connection) for unit in group]
+                # The units go straight to the driver (as lone statements do), past SQLAlchemy's
+                # events: the writer lock is taken here, where the first write's event would take it.
+                take_writer_lock(connection)
+                driver = DriverConnection(connection.connection, connection.dialect)
+                results = [unit.work(driver) for unit in group]
         except Exception as exc:  # noqa: BLE001 (given back to its caller, or each unit is run alone)
             if len(group) == 1:
                 group[0].fail(exc)
