@@ -10,8 +10,8 @@ constants, converts them with the bind processors SQLAlchemy would use (``TypeEn
 and runs the SQL string with ``Connection.exec_driver_sql``, so connection events (SQLite's writer
 lock, ``bot.storage.db``) and SQLAlchemy's error wrapping stay as they were.
 
-On a ``DriverConnection`` (PostgreSQL's lone statements, ``bot.storage.group_commit``) it goes
-straight to the driver's cursor instead.
+On a ``DriverConnection`` (the units of ``bot.storage.group_commit``: PostgreSQL's lone statements,
+SQLite's grouped ones) it goes straight to the driver's cursor instead.
 
 Only for statements without expanding (``IN``) parameters, run many times with the same shape.
 """
@@ -28,15 +28,17 @@ from sqlalchemy.sql import ClauseElement
 
 
 class DriverConnection:
-    """A pooled driver connection in autocommit, on which a ``Precompiled`` statement runs as it is.
+    """A pooled driver connection on which a ``Precompiled`` statement runs as it is.
 
-    For PostgreSQL's lone statements (``group_commit.LoneStatement``): around psycopg's own work,
-    SQLAlchemy's ``Connection`` (its transaction, execution context and result) cost about 100 us
-    of CPU per statement, a quarter of the statement's (measured in one process, bench notes in
-    bench/README-http.md). Errors still come out as SQLAlchemy's, as ``Connection`` raises them
-    (``DBAPIError.instance``: an ``IntegrityError`` is an ``IntegrityError``), and a connection the
-    driver lost is invalidated, so the pool does not hand it out again. No connection event runs:
-    none is registered on a PostgreSQL engine (``bot.storage.db``).
+    For the units of ``bot.storage.group_commit``: PostgreSQL's lone statements (in autocommit) and
+    SQLite's grouped ones (in the group's transaction). Around the driver's own work, SQLAlchemy's
+    ``Connection`` (its transaction, execution context and result) cost about 100 us of CPU per
+    statement, a quarter of the statement's (measured in one process; bench/README-http.md).
+    Errors still come out as SQLAlchemy's, as ``Connection`` raises them (``DBAPIError.instance``:
+    an ``IntegrityError`` is an ``IntegrityError``), and a connection the driver lost is
+    invalidated, so the pool does not hand it out again. No connection event runs: none is
+    registered on a PostgreSQL engine, and SQLite's writer lock is taken by the group
+    (``db.take_writer_lock``) before its units run.
     """
 
     __slots__ = ("dialect", "_connection")
@@ -81,7 +83,7 @@ def _sqlalchemy_error(dialect: Dialect, error: Exception, sql: str | None, param
                                connection_invalidated=lost, dialect=dialect)
 
 
-# What a statement runs on: SQLAlchemy's Connection, or the driver's for a lone statement.
+# What a statement runs on: SQLAlchemy's Connection, or the driver's (the units of group_commit).
 StatementConnection = Connection | DriverConnection
 
 
