@@ -83,7 +83,8 @@ class WebSessionInterface(SecureCookieSessionInterface):
 def init_security(app: Flask, settings: Settings, page_blueprints: frozenset[str]) -> None:
     """Sign sessions with SECRET_KEY (a generated one outside production mode) and set up CSRF.
 
-    Only requests to ``page_blueprints`` (by name) and to no blueprint at all have a session.
+    ``page_blueprints`` (by name) have a session; a fixed path of any other blueprint has none
+    (``WebSessionInterface``).
     """
     secret_key = settings.secret_key
     if not secret_key:
