@@ -347,6 +347,9 @@ def test_dispatcher_processes_keep_to_one_budget_between_them(pg_url, fake_telny
         assert worker.returncode == 0, worker.stderr.read()
     _assert_each_sent_once(fake_telnyx, pg_url, ids)
     arrived = sorted(m.received_at for m in fake_telnyx.messages)  # every request, replays too
-    # Four processes that each kept to 50/s would have sent up to 200 in a second. (How close to the
-    # budget they drain depends on the CPU left to them: bench/bench_budget.py measures it.)
-    assert _most_in_one_second(arrived) <= BUDGET * 1.1
+    # Four processes that each kept to 50/s would have sent all 150 within a second; one budget
+    # spreads them over 3 s. The instants are stamped by the fake in this (loaded) process, so a
+    # window can gain a few from scheduling jitter: the bound (at most 55 in any second) is
+    # measured without that noise by bench/bench_budget.py, as is how close to the budget they drain.
+    assert _most_in_one_second(arrived) <= BUDGET * 1.5
+    assert arrived[-1] - arrived[0] >= (SENDS - 1) / BUDGET - 0.5  # no faster than the one budget allows
