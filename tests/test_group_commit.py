@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.storage.db import SqliteWriterLock, make_engine
 from bot.storage.group_commit import GroupCommit, LoneStatement, OwnTransaction, runner_for
-from bot.storage.precompiled import Precompiled, StatementConnection
+from bot.storage.precompiled import DriverConnection, Precompiled
 from tests.conftest import wait_until
 
 
@@ -28,8 +28,8 @@ def engine(tmp_path):
 
 
 def _insert(name: str):
-    # A unit runs Precompiled statements: SQLAlchemy's Connection on SQLite, the driver's on PostgreSQL.
-    def work(connection: StatementConnection) -> str:
+    # A unit runs Precompiled statements on the driver's connection, whatever the runner.
+    def work(connection: DriverConnection) -> str:
         Precompiled(text("INSERT INTO items (name) VALUES (:name)"), connection.dialect).rowcount(
             connection, {"name": name})
         return name
@@ -83,7 +83,7 @@ def test_a_later_write_sees_the_earlier_ones_of_its_group(engine):
     # Each unit names its row after the rows it sees (as the API's INSERT counts those queued ahead of it).
     counted = Precompiled(text("INSERT INTO items (name) SELECT 'after-' || count(*) FROM items"), engine.dialect)
 
-    def count_then_insert(connection: StatementConnection) -> int:
+    def count_then_insert(connection: DriverConnection) -> int:
         return counted.rowcount(connection, {})
 
     with ThreadPoolExecutor(6) as pool:

@@ -25,7 +25,7 @@ and the webhook from 59% to 72% of the floor's throughput (bench/README-http.md)
 of connections that stay in autocommit (``db.autocommit_twin``). So a unit must be one statement, on
 every runner.
 
-On both databases a unit is given the driver's connection (``precompiled.DriverConnection``), not
+On every runner a unit is given the driver's connection (``precompiled.DriverConnection``), not
 SQLAlchemy's: it runs ``Precompiled`` statements, and SQLAlchemy's per-statement work around the
 driver (about 100 us of CPU) is left out.
 """
@@ -39,17 +39,27 @@ import threading
 import weakref
 from typing import Callable, Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bot.storage.db import autocommit_twin, take_writer_lock
-from bot.storage.precompiled import DriverConnection, StatementConnection
+from bot.storage.precompiled import DriverConnection
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# A unit of work: given the driver's connection (``precompiled.DriverConnection``; SQLAlchemy's
-# Connection for a database in memory), it runs ``Precompiled`` statements, which work on either.
-Work = Callable[[StatementConnection], T]
+# A unit of work: given the driver's connection (``precompiled.DriverConnection``) on every runner,
+# it runs ``Precompiled`` statements.
+Work = Callable[[DriverConnection], T]
+
+
+def _driver_side(connection: Connection) -> DriverConnection:
+    """The driver's side of ``connection``'s transaction, for its units.
+
+    The units' writes go past SQLAlchemy's events, so SQLite's writer lock is taken here, where the
+    first write's event would have taken it (nothing on another database).
+    """
+    take_writer_lock(connection)
+    return DriverConnection(connection.connection, connection.dialect)
 
 
 class OwnTransaction:
@@ -61,7 +71,7 @@ class OwnTransaction:
     def run(self, work: Work[T]) -> T:
         """Run ``work`` (one statement) in a transaction of its own; return what it returns once committed."""
         with self.engine.begin() as connection:
-            return work(connection)
+            return work(_driver_side(connection))
 
 
 class LoneStatement:
@@ -173,10 +183,7 @@ class GroupCommit:
         try:
             self.transactions += 1
             with engine.begin() as connection:
-                # The units go straight to the driver (as lone statements do), past SQLAlchemy's
-                # events: the writer lock is taken here, where the first write's event would take it.
-                take_writer_lock(connection)
-                driver = DriverConnection(connection.connection, connection.dialect)
+                driver = _driver_side(connection)
                 results = [unit.work(driver) for unit in group]
         except Exception as exc:  # noqa: BLE001 (given back to its caller, or each unit is run alone)
             if len(group) == 1:
